@@ -8,7 +8,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let fds = protox::compile(files, ["proto"])?;
     tonic_prost_build::configure()
-        .build_client(false)
+        .build_client(true)
+        .build_transport(false)
         .build_server(true)
         .compile_fds(fds)?;
     Ok(())

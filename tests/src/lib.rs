@@ -7,12 +7,17 @@
 //! temporary directory and CLI configuration whose `dev_overrides` point the
 //! provider source addresses at the binaries under test.
 
+// Indexing here is on serde_json values, whose `Index` yields Null for a
+// missing key instead of panicking.
+#![allow(clippy::indexing_slicing)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 
+pub mod plugin;
 pub mod scenario;
 
 /// The Terraform versions installed by `scripts/setup-terraform.sh`.

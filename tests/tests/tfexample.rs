@@ -2,6 +2,14 @@
 //! pinned 1.15.5 and 1.13.5 (installed by scripts/setup-terraform.sh) and a
 //! `terraform` on PATH when there is one.
 
+// Test code: failing loudly is the point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::path::Path;
 
 use k3strading_e2e::{scenario, terraform_for};

@@ -181,7 +181,14 @@ pub async fn serve<P: Provider>(provider: P, env: Env) -> Result<(), ServeError>
                 .await
         }
         None => {
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let incoming = tokio_stream::StreamExt::map(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                |c| {
+                    c.inspect(|tcp| {
+                        let _ = tcp.set_nodelay(true);
+                    })
+                },
+            );
             router.serve_with_incoming_shutdown(incoming, stop).await
         }
     };
@@ -202,6 +209,8 @@ fn tls_incoming(
                     continue;
                 }
             };
+            // gRPC sends small frames; without this, delayed ACKs add ~40 ms per call.
+            let _ = tcp.set_nodelay(true);
             let acceptor = acceptor.clone();
             let tx = tx.clone();
             tokio::spawn(async move {

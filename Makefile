@@ -1,0 +1,29 @@
+# The two commands a developer needs:
+#   make run    the main job (for now: build the providers and plan the example)
+#   make test   every test, exactly as CI runs them
+.PHONY: run test setup build lint fuzz-build bench
+
+CARGO ?= cargo
+
+setup:
+	scripts/setup-terraform.sh
+
+build:
+	$(CARGO) build --workspace --bins
+
+run: setup build
+	scripts/run-example.sh
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fuzz-build:
+	$(CARGO) build --manifest-path tfplug/fuzz/Cargo.toml
+
+test: setup lint
+	$(CARGO) test --workspace --no-fail-fast -- --test-threads 2 --show-output
+	$(MAKE) fuzz-build
+
+bench: setup
+	$(CARGO) run --release -p k3strading-e2e --bin protocol-bench

@@ -1,0 +1,177 @@
+//! The provider block: Hetzner API credentials and client behaviour.
+
+use std::time::Duration;
+
+use tfplug::{Attribute, Diagnostic, Diagnostics, Schema, Value, validators};
+
+/// Hetzner's public API.
+pub const DEFAULT_ENDPOINT: &str = "https://api.hetzner.cloud/v1";
+
+/// The provider block's schema.
+pub fn schema() -> Schema {
+    Schema::new(0)
+        .description("Ephemeral K3s clusters for trading workloads on Hetzner Cloud.")
+        .attribute(
+            Attribute::string("token")
+                .optional()
+                .sensitive()
+                .validate(validators::length_between(1, 256))
+                .describe("Hetzner Cloud API token (read & write). Defaults to the `HCLOUD_TOKEN` environment variable."),
+        )
+        .attribute(
+            Attribute::string("endpoint")
+                .optional()
+                .validate(|v| match v.as_str() {
+                    Some(s) if s.starts_with("http://") || s.starts_with("https://") => Ok(()),
+                    _ => Err("must be an http:// or https:// URL".to_owned()),
+                })
+                .describe(
+                    "Hetzner Cloud API URL. Defaults to `HCLOUD_ENDPOINT`, then to `https://api.hetzner.cloud/v1`. \
+                     Point it at `k3strading-cloud` to work without a Hetzner account.",
+                ),
+        )
+        .attribute(
+            Attribute::number("poll_interval_ms")
+                .optional()
+                .validate(validators::int_between(50, 60_000))
+                .describe("First interval between action status polls, in milliseconds (doubles up to 10 s). Default 500."),
+        )
+        .attribute(
+            Attribute::number("max_retries")
+                .optional()
+                .validate(validators::int_between(0, 10))
+                .describe("Retries for transient API errors (rate limit, conflict, 502/504, timeouts). Default 5."),
+        )
+}
+
+/// Settings resolved from the provider block and the environment.
+#[derive(Clone)]
+pub struct Settings {
+    /// API token; never printed.
+    pub token: String,
+    /// API base URL.
+    pub endpoint: String,
+    /// First action poll interval.
+    pub poll_interval: Duration,
+    /// Retry budget for transient errors.
+    pub max_retries: u32,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("token", &"(redacted)")
+            .field("endpoint", &self.endpoint)
+            .field("poll_interval", &self.poll_interval)
+            .field("max_retries", &self.max_retries)
+            .finish()
+    }
+}
+
+/// Resolves settings from configuration, falling back to `env` (a lookup
+/// such as `std::env::var`).
+pub fn resolve(
+    config: &Value,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Settings, Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let unknown = |name: &str| config.get(name).is_some_and(Value::is_unknown);
+    for name in ["token", "endpoint"] {
+        if unknown(name) {
+            diags.push(
+                Diagnostic::error(
+                    format!("Provider {name} is not known yet"),
+                    "The provider configuration depends on values known only after apply; set it from a variable or the environment.",
+                )
+                .at_attr(name),
+            );
+        }
+    }
+    let token = config
+        .get_str("token")
+        .map(str::to_owned)
+        .or_else(|| env("HCLOUD_TOKEN"))
+        .unwrap_or_default();
+    if token.is_empty() && !unknown("token") {
+        diags.push(
+            Diagnostic::error(
+                "Missing Hetzner Cloud API token",
+                "Set `token` in the provider block or the HCLOUD_TOKEN environment variable.",
+            )
+            .at_attr("token"),
+        );
+    }
+    let endpoint = config
+        .get_str("endpoint")
+        .map(str::to_owned)
+        .or_else(|| env("HCLOUD_ENDPOINT").filter(|e| !e.is_empty()))
+        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
+    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+        diags.push(
+            Diagnostic::error(
+                "Invalid Hetzner Cloud endpoint",
+                format!("{endpoint:?} is not an http(s) URL (from HCLOUD_ENDPOINT)"),
+            )
+            .at_attr("endpoint"),
+        );
+    }
+    let poll = config.get_i64("poll_interval_ms").unwrap_or(500);
+    let retries = config.get_i64("max_retries").unwrap_or(5);
+    diags.into_result()?;
+    Ok(Settings {
+        token,
+        endpoint: endpoint.trim_end_matches('/').to_owned(),
+        poll_interval: Duration::from_millis(u64::try_from(poll).unwrap_or(500)),
+        max_retries: u32::try_from(retries).unwrap_or(5),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(token: Value, endpoint: Value) -> Value {
+        Value::object([
+            ("token", token),
+            ("endpoint", endpoint),
+            ("poll_interval_ms", Value::Null),
+            ("max_retries", Value::Null),
+        ])
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn token_falls_back_to_hcloud_token_and_endpoint_to_hetzner() {
+        let env = |k: &str| (k == "HCLOUD_TOKEN").then(|| "from-env".to_owned());
+        let s = resolve(&config(Value::Null, Value::Null), env).unwrap();
+        assert_eq!(s.token, "from-env");
+        assert_eq!(s.endpoint, DEFAULT_ENDPOINT);
+        assert_eq!(s.max_retries, 5);
+    }
+
+    #[test]
+    fn configuration_wins_over_environment() {
+        let env = |_: &str| Some("env".to_owned());
+        let s = resolve(&config("cfg".into(), "http://127.0.0.1:9/v1/".into()), env).unwrap();
+        assert_eq!(s.token, "cfg");
+        assert_eq!(s.endpoint, "http://127.0.0.1:9/v1");
+    }
+
+    #[test]
+    fn missing_token_names_the_attribute_and_debug_hides_the_token() {
+        let err = resolve(&config(Value::Null, Value::Null), no_env).unwrap_err();
+        assert_eq!(err.0[0].path, Some(tfplug::AttrPath::attr("token")));
+        let s = resolve(&config("sekrit-canary".into(), Value::Null), no_env).unwrap();
+        assert!(!format!("{s:?}").contains("sekrit-canary"));
+    }
+
+    #[test]
+    fn bad_endpoint_from_environment_is_rejected() {
+        let env = |k: &str| (k == "HCLOUD_ENDPOINT").then(|| "ftp://x".to_owned());
+        let err = resolve(&config("t".into(), Value::Null), env).unwrap_err();
+        assert!(err.to_string().contains("ftp://x"), "{err}");
+    }
+}
