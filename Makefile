@@ -6,7 +6,7 @@
 CARGO ?= cargo
 
 setup:
-	scripts/setup-terraform.sh
+	scripts/setup.sh
 
 build:
 	$(CARGO) build --workspace --bins

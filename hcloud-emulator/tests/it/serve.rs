@@ -1,0 +1,137 @@
+//! The `k3strading-cloud serve` contract, checked from outside the process.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_k3strading-cloud");
+
+fn start(extra: &[&str]) -> (Child, String, BufReader<std::process::ChildStdout>) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--token", "serve-token"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let url = line
+        .strip_prefix("listening on ")
+        .expect(&line)
+        .trim_end()
+        .to_owned();
+    assert!(line.ends_with("/v1\n"), "{line:?}");
+    let port: u16 = url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/v1")
+        .parse()
+        .unwrap();
+    assert_ne!(port, 0);
+    (child, url, out)
+}
+
+fn signal(child: &Child, sig: &str) {
+    Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+fn exits_cleanly(mut child: Child) {
+    let t = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            assert!(s.success(), "{s:?}");
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "still running after the signal"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+async fn get(url: &str, token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn prints_exactly_one_line_serves_and_exits_on_sigterm() {
+    let (child, url, mut out) = start(&[]);
+    let r = get(&format!("{url}/locations"), "serve-token").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers().contains_key("ratelimit-remaining")
+            && r.headers().contains_key("x-correlation-id")
+    );
+    signal(&child, "-TERM");
+    exits_cleanly(child);
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "", "more than one line on stdout");
+}
+
+#[tokio::test]
+async fn exits_cleanly_on_sigint() {
+    let (child, _, _out) = start(&["--latency", "realistic", "--time-scale", "0.1"]);
+    signal(&child, "-INT");
+    exits_cleanly(child);
+}
+
+#[tokio::test]
+async fn state_file_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("cloud.json");
+    let state_arg = state.to_str().unwrap();
+    let (child, url, _out) = start(&["--state", state_arg]);
+    let r = reqwest::Client::new()
+        .post(format!("{url}/ssh_keys"))
+        .bearer_auth("serve-token")
+        .json(&serde_json::json!({ "name": "kept", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq3bHHp0gBDpX6n7OJ0zNQbRCpVqk0bm3I+z0fQZ2Pv" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    signal(&child, "-TERM");
+    exits_cleanly(child);
+    let (child, url, _out) = start(&["--state", state_arg]);
+    let v: serde_json::Value = get(&format!("{url}/ssh_keys?name=kept"), "serve-token")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["ssh_keys"].as_array().unwrap().len(), 1);
+    signal(&child, "-TERM");
+    exits_cleanly(child);
+}
+
+#[test]
+fn bad_arguments_and_unsafe_pools_are_refused_with_a_message() {
+    for args in [
+        vec!["serve", "--token", "t"],
+        vec!["serve", "--listen", "127.0.0.1:0"],
+        vec!["bogus"],
+        vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--token",
+            "t",
+            "--ipv4-pool",
+            "192.0.2.0/25",
+        ],
+    ] {
+        let out = Command::new(BIN).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(out.stdout.is_empty());
+        assert!(!out.stderr.is_empty());
+    }
+}
