@@ -399,6 +399,26 @@ impl Client {
         )
         .await
     }
+    /// Detaches a firewall from targets (servers or label selectors).
+    pub async fn remove_firewall_from(
+        &self,
+        id: Id,
+        targets: &[FirewallTarget],
+    ) -> Result<Vec<Action>, Error> {
+        let clean: Vec<FirewallTarget> = targets
+            .iter()
+            .map(|t| FirewallTarget {
+                applied_to_resources: None,
+                ..t.clone()
+            })
+            .collect();
+        let req = Req::new(
+            Method::POST,
+            format!("/firewalls/{id}/actions/remove_from_resources"),
+        )
+        .body(json!({ "remove_from": clean }));
+        self.call(req, "actions").await
+    }
     /// Deletes a firewall.
     pub async fn delete_firewall(&self, id: Id) -> Result<(), Error> {
         self.delete_plain(format!("/firewalls/{id}")).await

@@ -5,7 +5,12 @@
 //! This crate maps Terraform's view (schemas, plans, state) onto the Hetzner
 //! client and the K3s bootstrap; the protocol itself lives in `tfplug`.
 
+pub mod cloud;
+pub mod cloud_init;
 pub mod config;
+pub mod naming;
+pub mod resources;
+pub mod secrets;
 
 use std::sync::Arc;
 
@@ -23,6 +28,8 @@ pub struct K3sTrading;
 pub struct Client {
     /// Resolved settings.
     pub settings: config::Settings,
+    /// Hetzner access and per-process caches.
+    pub cloud: cloud::Cloud,
 }
 
 #[tfplug::async_trait]
@@ -34,7 +41,10 @@ impl tfplug::Provider for K3sTrading {
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource<Client>>> {
-        Vec::new()
+        vec![
+            Arc::new(resources::cluster::ClusterResource),
+            Arc::new(resources::node::NodeResource),
+        ]
     }
 
     async fn configure(
@@ -43,7 +53,19 @@ impl tfplug::Provider for K3sTrading {
         terraform_version: &str,
     ) -> Result<Client, Diagnostics> {
         let settings = config::resolve(config, |k| std::env::var(k).ok())?;
+        let mut cfg = hcloud::Config::new(
+            &settings.endpoint,
+            hcloud::Token::new(settings.token.clone()),
+        );
+        cfg.retry.max_tries = settings.max_retries + 1;
+        cfg.poll.initial = settings.poll_interval;
+        let api = hcloud::Client::new(cfg).map_err(|e| {
+            tfplug::Diagnostic::error("Could not set up the Hetzner client", e.to_string())
+        })?;
         tracing::info!(endpoint = %settings.endpoint, %terraform_version, "provider configured");
-        Ok(Client { settings })
+        Ok(Client {
+            settings,
+            cloud: cloud::Cloud::new(api),
+        })
     }
 }

@@ -1,0 +1,98 @@
+//! Deterministic names and the labels that make stateless teardown safe.
+
+use hcloud::models::Labels;
+
+/// Label holding the cluster name on everything the provider creates.
+pub const CLUSTER: &str = "k3strading.io/cluster";
+/// Label holding the node role (`control-plane`, `kafka`, `app`, `worker`).
+pub const ROLE: &str = "k3strading.io/role";
+/// Label marking objects this provider manages.
+pub const MANAGED_BY: &str = "k3strading.io/managed-by";
+/// Label holding a Primary IP's logical name.
+pub const PRIMARY_IP: &str = "k3strading.io/primary-ip";
+/// Value of [`MANAGED_BY`].
+pub const MANAGER: &str = "terraform-provider-k3strading";
+
+/// True for label keys the provider owns (users cannot set or see them as theirs).
+pub fn is_managed(key: &str) -> bool {
+    key.starts_with("k3strading.io/")
+}
+
+/// The provider's labels for an object of `cluster` (and `role`, when it is a server).
+pub fn managed(cluster: &str, role: Option<&str>) -> Labels {
+    let mut l = Labels::new();
+    l.insert(CLUSTER.into(), cluster.into());
+    l.insert(MANAGED_BY.into(), MANAGER.into());
+    if let Some(r) = role {
+        l.insert(ROLE.into(), r.into());
+    }
+    l
+}
+
+/// User labels merged over by the managed ones.
+pub fn merged(user: &Labels, managed: Labels) -> Labels {
+    let mut l: Labels = user
+        .iter()
+        .filter(|(k, _)| !is_managed(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    l.extend(managed);
+    l
+}
+
+/// The user's part of a label set.
+pub fn user_part(all: &Labels) -> Labels {
+    all.iter()
+        .filter(|(k, _)| !is_managed(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Server name of the control plane.
+pub fn control_plane(cluster: &str) -> String {
+    format!("{cluster}-control")
+}
+
+/// Name of a Primary IP by logical name.
+pub fn primary_ip(cluster: &str, logical: &str) -> String {
+    format!("{cluster}-{logical}")
+}
+
+/// True for RFC 1123 labels (one DNS label: lowercase letters, digits, '-').
+pub fn valid_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_seed_layout() {
+        assert_eq!(control_plane("k3s-trading-dev"), "k3s-trading-dev-control");
+        assert_eq!(
+            primary_ip("k3s-trading-dev", "kafka"),
+            "k3s-trading-dev-kafka"
+        );
+        assert!(valid_dns_label("k3s-trading-dev-kafka-0"));
+        assert!(!valid_dns_label("K3s"));
+        assert!(!valid_dns_label("a_b"));
+        assert!(!valid_dns_label(&"a".repeat(64)));
+    }
+
+    #[test]
+    fn managed_labels_win_and_are_hidden_from_the_user_part() {
+        let mut user = Labels::new();
+        user.insert("team".into(), "quant".into());
+        user.insert(CLUSTER.into(), "spoofed".into());
+        let all = merged(&user, managed("c", Some("app")));
+        assert_eq!(all[CLUSTER], "c");
+        assert_eq!(all[ROLE], "app");
+        assert_eq!(user_part(&all).len(), 1);
+    }
+}

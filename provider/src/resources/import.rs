@@ -1,0 +1,260 @@
+//! `terraform import` for both resources, by name. Everything is read back
+//! from Hetzner except what only the creating run knew: the generated
+//! secrets (`k3s_token`, `ssh_private_key`), `k3s_version`, node `taints`
+//! and `timeouts`.
+
+use hcloud::labels::Selector;
+use tfplug::{Ctx, Diagnostic, Diagnostics, Schema, Type, Value};
+
+use crate::Client;
+use crate::cloud::api_diag;
+use crate::naming;
+use crate::resources::common::*;
+
+fn empty(schema: &Schema) -> Value {
+    match schema.value_type() {
+        Type::Object(attrs) => {
+            Value::Object(attrs.keys().map(|k| (k.clone(), Value::Null)).collect())
+        }
+        _ => Value::Null,
+    }
+}
+
+fn not_found(what: String) -> Diagnostics {
+    Diagnostic::error("Nothing to import", what).into()
+}
+
+/// Imports cluster `name`.
+pub async fn cluster(
+    ctx: &Ctx<'_, Client>,
+    name: &str,
+    schema: &Schema,
+) -> Result<Value, Diagnostics> {
+    let api = &ctx.client.cloud.api;
+    let mine = Selector::new().eq(naming::CLUSTER, name);
+    let d = |doing: &'static str| move |e: hcloud::Error| Diagnostics::from(api_diag(doing, &e));
+    let cp_name = naming::control_plane(name);
+    let server = api
+        .servers(Some(&mine), Some(&cp_name))
+        .await
+        .map_err(d("look up the control plane"))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            not_found(format!(
+                "no server {cp_name} labelled {}={name}",
+                naming::CLUSTER
+            ))
+        })?;
+    let network = api
+        .networks(Some(&mine), Some(name))
+        .await
+        .map_err(d("look up the network"))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| not_found(format!("no network {name}")))?;
+    let firewall = api
+        .firewalls(Some(&mine), Some(name))
+        .await
+        .map_err(d("look up the firewall"))?
+        .into_iter()
+        .next();
+    let pg = api
+        .placement_groups(Some(&mine), Some(name))
+        .await
+        .map_err(d("look up the placement group"))?
+        .into_iter()
+        .next();
+    let key = api
+        .ssh_keys(Some(&mine), Some(&format!("{name}-provider")))
+        .await
+        .map_err(d("look up the SSH key"))?
+        .into_iter()
+        .next();
+    let ips = api
+        .primary_ips(Some(&mine), None)
+        .await
+        .map_err(d("look up the Primary IPs"))?;
+
+    let mut v = empty(schema);
+    v.set("id", name.into());
+    v.set("name", name.into());
+    v.set("location", server.location.name.as_str().into());
+    v.set("network_cidr", network.ip_range.as_str().into());
+    v.set(
+        "control_plane_type",
+        server.server_type.name.as_str().into(),
+    );
+    v.set(
+        "control_plane_ip",
+        server
+            .private_ip(network.id)
+            .map(Value::from)
+            .unwrap_or(Value::Null),
+    );
+    v.set(
+        "image",
+        server
+            .image
+            .as_ref()
+            .and_then(|i| i.name.clone())
+            .map(Value::from)
+            .unwrap_or(Value::Null),
+    );
+    let mut logical: Vec<String> = ips
+        .iter()
+        .filter_map(|i| i.labels.get(naming::PRIMARY_IP).cloned())
+        .collect();
+    logical.sort();
+    v.set("primary_ips", string_set(&logical));
+    let cp_ip = server.public_net.ipv4.as_ref().map(|i| i.id);
+    let cp_logical = ips
+        .iter()
+        .find(|i| Some(i.id) == cp_ip)
+        .and_then(|i| i.labels.get(naming::PRIMARY_IP).cloned());
+    v.set(
+        "control_plane_primary_ip",
+        cp_logical.map(Value::from).unwrap_or(Value::Null),
+    );
+    let rules = firewall
+        .as_ref()
+        .map(|f| f.rules.clone())
+        .unwrap_or_default();
+    let sources = |port_pred: &dyn Fn(&str) -> bool| -> Vec<String> {
+        rules
+            .iter()
+            .filter(|r| r.port.as_deref().is_some_and(port_pred))
+            .flat_map(|r| r.source_ips.clone())
+            .collect()
+    };
+    let kafka_rule = rules
+        .iter()
+        .find(|r| r.port.as_deref().is_some_and(|p| p.contains('-')));
+    v.set("ssh_allowed_cidrs", string_list(&sources(&|p| p == "22")));
+    v.set("api_allowed_cidrs", string_list(&sources(&|p| p == "6443")));
+    v.set(
+        "kafka_allowed_cidrs",
+        string_list(&kafka_rule.map(|r| r.source_ips.clone()).unwrap_or_default()),
+    );
+    v.set(
+        "kafka_nodeports",
+        Value::from(
+            kafka_rule
+                .and_then(|r| r.port.clone())
+                .unwrap_or_else(|| "31090-31095".into()),
+        ),
+    );
+    v.set("k3s_version", "v1.34.1+k3s1".into());
+    v.set("labels", labels_value(&naming::user_part(&server.labels)));
+    v.set("network_id", Value::int(network.id));
+    v.set(
+        "firewall_id",
+        firewall.map(|f| Value::int(f.id)).unwrap_or(Value::Null),
+    );
+    v.set(
+        "placement_group_id",
+        pg.map(|g| Value::int(g.id)).unwrap_or(Value::Null),
+    );
+    v.set("control_plane_id", Value::int(server.id));
+    v.set(
+        "control_plane_ipv4",
+        server
+            .public_net
+            .ipv4
+            .map(|i| Value::from(i.ip))
+            .unwrap_or(Value::Null),
+    );
+    let ids = ips
+        .iter()
+        .filter_map(|i| Some((i.labels.get(naming::PRIMARY_IP)?.clone(), i.id)))
+        .collect();
+    let addrs = ips
+        .iter()
+        .filter_map(|i| Some((i.labels.get(naming::PRIMARY_IP)?.clone(), i.ip.clone())))
+        .collect();
+    v.set("primary_ip_ids", id_map(&ids));
+    v.set("primary_ip_addresses", string_map(&addrs));
+    v.set(
+        "ssh_public_key",
+        key.map(|k| Value::from(k.public_key))
+            .unwrap_or(Value::Null),
+    );
+    Ok(v)
+}
+
+/// Imports node `name` (the server name).
+pub async fn node(
+    ctx: &Ctx<'_, Client>,
+    name: &str,
+    schema: &Schema,
+) -> Result<Value, Diagnostics> {
+    let api = &ctx.client.cloud.api;
+    let d = |doing: &'static str| move |e: hcloud::Error| Diagnostics::from(api_diag(doing, &e));
+    let server = api
+        .servers(None, Some(name))
+        .await
+        .map_err(d("look up the server"))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| not_found(format!("no server named {name}")))?;
+    let cluster = server.labels.get(naming::CLUSTER).cloned().ok_or_else(|| {
+        not_found(format!(
+            "server {name} has no {} label: not managed by k3strading",
+            naming::CLUSTER
+        ))
+    })?;
+    let role = server.labels.get(naming::ROLE).cloned().unwrap_or_default();
+    let mine = Selector::new().eq(naming::CLUSTER, &cluster);
+    let network = api
+        .networks(Some(&mine), Some(&cluster))
+        .await
+        .map_err(d("look up the network"))?
+        .into_iter()
+        .next();
+    let private_ip = network.and_then(|n| server.private_ip(n.id).map(str::to_owned));
+    let primary_ip = match server.public_net.ipv4.as_ref() {
+        Some(ip) => api
+            .primary_ip(ip.id)
+            .await
+            .map_err(d("read the Primary IP"))?
+            .labels
+            .get(naming::PRIMARY_IP)
+            .cloned(),
+        None => None,
+    };
+    let mut v = empty(schema);
+    v.set("id", Value::from(server.id.to_string()));
+    v.set("cluster", cluster.into());
+    v.set("name", name.into());
+    v.set("role", role.into());
+    v.set(
+        "private_ip",
+        private_ip.map(Value::from).unwrap_or(Value::Null),
+    );
+    v.set(
+        "primary_ip",
+        primary_ip.map(Value::from).unwrap_or(Value::Null),
+    );
+    v.set("server_type", server.server_type.name.as_str().into());
+    v.set("location", server.location.name.as_str().into());
+    v.set(
+        "image",
+        server
+            .image
+            .as_ref()
+            .and_then(|i| i.name.clone())
+            .map(Value::from)
+            .unwrap_or(Value::Null),
+    );
+    v.set("labels", labels_value(&naming::user_part(&server.labels)));
+    v.set("server_id", Value::int(server.id));
+    v.set(
+        "ipv4_address",
+        server
+            .public_net
+            .ipv4
+            .map(|i| Value::from(i.ip))
+            .unwrap_or(Value::Null),
+    );
+    Ok(v)
+}

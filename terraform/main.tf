@@ -1,0 +1,125 @@
+# The trading cluster: `terraform apply -var env=prod`.
+#
+# Needs only HCLOUD_TOKEN in the environment (and HCLOUD_ENDPOINT for the
+# local cloud). Two Primary IPv4s are created on the first run and reused by
+# name ever after; `terraform destroy` removes the servers and the per-run
+# objects and keeps those IPs, unassigned and delete-protected.
+
+terraform {
+  required_version = ">= 1.11"
+  required_providers {
+    k3strading = {
+      source = "k3strading/k3strading"
+    }
+  }
+}
+
+provider "k3strading" {}
+
+variable "env" {
+  description = "Environment name; the cluster is k3s-trading-<env>."
+  type        = string
+  default     = "dev"
+  validation {
+    condition     = can(regex("^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$", var.env))
+    error_message = "env must be lowercase letters, digits and '-' (e.g. dev, prod)."
+  }
+}
+
+variable "location" {
+  description = "Hetzner location."
+  type        = string
+  default     = "fsn1"
+}
+
+variable "server_type" {
+  description = "Server type of every node (cpx22: 2 vCPU, 4 GB)."
+  type        = string
+  default     = "cpx22"
+}
+
+variable "app_count" {
+  description = "Number of app VMs (10.0.1.30 upwards)."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.app_count >= 0 && var.app_count <= 20
+    error_message = "app_count must be between 0 and 20."
+  }
+}
+
+variable "ssh_allowed_cidrs" {
+  description = "Who may reach SSH on the public addresses."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+variable "kafka_allowed_cidrs" {
+  description = "Who may reach the Kafka NodePorts on kafka-0's Primary IP."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+locals {
+  cluster = "k3s-trading-${var.env}"
+}
+
+resource "k3strading_cluster" "this" {
+  name                = local.cluster
+  location            = var.location
+  network_cidr        = "10.0.1.0/24"
+  control_plane_type  = var.server_type
+  control_plane_ip    = "10.0.1.10"
+  primary_ips         = ["control", "kafka"]
+  ssh_allowed_cidrs   = var.ssh_allowed_cidrs
+  kafka_allowed_cidrs = var.kafka_allowed_cidrs
+  labels = {
+    env = var.env
+  }
+}
+
+resource "k3strading_node" "kafka" {
+  count       = 3
+  cluster     = k3strading_cluster.this.name
+  name        = "${local.cluster}-kafka-${count.index}"
+  role        = "kafka"
+  location    = var.location
+  server_type = var.server_type
+  private_ip  = "10.0.1.${20 + count.index}"
+  # kafka-0 holds Primary IP #2 for the Kafka NodePort; the others are private-only.
+  primary_ip = count.index == 0 ? "kafka" : null
+  labels = {
+    env = var.env
+  }
+}
+
+resource "k3strading_node" "app" {
+  count       = var.app_count
+  cluster     = k3strading_cluster.this.name
+  name        = "${local.cluster}-app-${count.index}"
+  role        = "app"
+  location    = var.location
+  server_type = var.server_type
+  private_ip  = "10.0.1.${30 + count.index}"
+  labels = {
+    env = var.env
+  }
+}
+
+output "control_plane_ip" {
+  description = "Primary IP #1: SSH, ArgoCD."
+  value       = k3strading_cluster.this.control_plane_ipv4
+}
+
+output "kafka_ip" {
+  description = "Primary IP #2: Kafka NodePorts on kafka-0."
+  value       = k3strading_cluster.this.primary_ip_addresses["kafka"]
+}
+
+output "servers" {
+  description = "Server name -> private address."
+  value = merge(
+    { "${local.cluster}-control" = k3strading_cluster.this.control_plane_ip },
+    { for n in concat(k3strading_node.kafka, k3strading_node.app) : n.name => n.private_ip },
+  )
+}
