@@ -22,7 +22,7 @@ pub mod servers;
 pub mod spec;
 pub mod world;
 
-mod gate;
+pub mod gate;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
@@ -135,6 +135,16 @@ impl Shared {
     /// The options.
     pub fn options(&self) -> &Options {
         &self.opts
+    }
+
+    /// Scripts a fault (as `POST /_emulator/faults` does).
+    pub fn add_fault(&self, f: gate::Fault) {
+        self.gate.faults.lock().unwrap_or_else(|e| e.into_inner()).push(f);
+    }
+
+    /// Scripts an action outcome (as `POST /_emulator/action-faults` does).
+    pub fn add_action_fault(&self, f: world::ActionFault) {
+        self.world().action_faults.push(f);
     }
 }
 

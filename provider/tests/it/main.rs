@@ -1,0 +1,12 @@
+//! End-to-end tests of the provider: real Terraform (1.15.5 and 1.13.5)
+//! applying `terraform/` against the local cloud, which runs in-process on a
+//! loopback socket and validates its responses against Hetzner's OpenAPI
+//! document when `../shared/schemas` is present.
+
+// Test code: failing loudly is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod bad_config;
+mod common;
+mod faults;
+mod lifecycle;
