@@ -139,7 +139,11 @@ impl Shared {
 
     /// Scripts a fault (as `POST /_emulator/faults` does).
     pub fn add_fault(&self, f: gate::Fault) {
-        self.gate.faults.lock().unwrap_or_else(|e| e.into_inner()).push(f);
+        self.gate
+            .faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(f);
     }
 
     /// Scripts an action outcome (as `POST /_emulator/action-faults` does).

@@ -201,7 +201,7 @@ impl Resource<Client> for ClusterResource {
     }
 
     async fn plan(&self, ctx: &Ctx<'_, Client>, plan: &mut Plan) -> Result<(), Diagnostics> {
-        if plan.planned.get("primary_ips").is_none_or(Value::is_null) {
+        if plan.config.get("primary_ips").is_none_or(Value::is_null) {
             let defaults: Vec<String> = DEFAULT_PRIMARY_IPS
                 .iter()
                 .map(|s| (*s).to_owned())

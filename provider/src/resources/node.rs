@@ -263,7 +263,9 @@ impl Resource<Client> for NodeResource {
         }
         {
             let mut reg = ctx.client.cloud.registry();
-            let owner = format!("k3strading_node {name}");
+            // A node is identified by its address here: the same name planned again
+            // for the same address is the same node.
+            let owner = format!("the node at {ip}");
             match reg.ips.get(&(cluster.to_owned(), ip)) {
                 Some(other) if other != name => diags.push(attr_err(
                     "private_ip",

@@ -13,17 +13,28 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_terraform-provider-k3strading");
 
 /// The Terraform versions these tests run on.
 pub fn terraforms() -> Vec<Terraform> {
-    k3strading_e2e::PINNED_VERSIONS.iter().map(|v| Terraform::pinned(v).unwrap()).collect()
+    k3strading_e2e::PINNED_VERSIONS
+        .iter()
+        .map(|v| Terraform::pinned(v).unwrap())
+        .collect()
 }
 
 fn spec() -> Option<Arc<hcloud_emulator::spec::SpecChecker>> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/schemas/hcloud/cloud.spec.json");
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/schemas/hcloud/cloud.spec.json");
     if !p.is_file() {
-        eprintln!("note: {} is absent; responses are not validated against the OpenAPI document", p.display());
+        eprintln!(
+            "note: {} is absent; responses are not validated against the OpenAPI document",
+            p.display()
+        );
         return None;
     }
-    static SPEC: std::sync::OnceLock<Arc<hcloud_emulator::spec::SpecChecker>> = std::sync::OnceLock::new();
-    Some(SPEC.get_or_init(|| Arc::new(hcloud_emulator::spec::SpecChecker::load(&p).unwrap())).clone())
+    static SPEC: std::sync::OnceLock<Arc<hcloud_emulator::spec::SpecChecker>> =
+        std::sync::OnceLock::new();
+    Some(
+        SPEC.get_or_init(|| Arc::new(hcloud_emulator::spec::SpecChecker::load(&p).unwrap()))
+            .clone(),
+    )
 }
 
 /// A local cloud on its own runtime.
@@ -39,7 +50,11 @@ impl Cloud {
         opts.spec = spec();
         tweak(&mut opts);
         let emu = Shared::new(opts).unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
         let router = app(emu.clone());
         let url = rt.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -59,7 +74,18 @@ impl Cloud {
             firewalls: w.firewalls.len(),
             placement_groups: w.placement_groups.len(),
             ssh_keys: w.ssh_keys.len(),
-            primary_ips: w.primary_ips.values().map(|p| (p.name.clone(), p.ip.clone(), p.assignee_id.is_some(), p.protection.delete)).collect(),
+            primary_ips: w
+                .primary_ips
+                .values()
+                .map(|p| {
+                    (
+                        p.name.clone(),
+                        p.ip.clone(),
+                        p.assignee_id.is_some(),
+                        p.protection.delete,
+                    )
+                })
+                .collect(),
         }
     }
 
@@ -70,12 +96,17 @@ impl Cloud {
 
     /// Scripts an action outcome.
     pub fn action_fault(&self, f: Value) {
-        self.emu.add_action_fault(serde_json::from_value(f).unwrap());
+        self.emu
+            .add_action_fault(serde_json::from_value(f).unwrap());
     }
 
     pub fn assert_spec_clean(&self) {
         let v = self.emu.violations.lock().unwrap();
-        assert!(v.is_empty(), "responses that break the OpenAPI document: {}", serde_json::to_string_pretty(&*v).unwrap());
+        assert!(
+            v.is_empty(),
+            "responses that break the OpenAPI document: {}",
+            serde_json::to_string_pretty(&*v).unwrap()
+        );
     }
 }
 
@@ -101,7 +132,10 @@ impl Inventory {
 
 /// The servers the root module makes for `env` with one app VM.
 pub fn seed_servers(env: &str) -> Vec<String> {
-    let mut v: Vec<String> = ["control", "kafka-0", "kafka-1", "kafka-2", "app-0"].iter().map(|s| format!("k3s-trading-{env}-{s}")).collect();
+    let mut v: Vec<String> = ["control", "kafka-0", "kafka-1", "kafka-2", "app-0"]
+        .iter()
+        .map(|s| format!("k3s-trading-{env}-{s}"))
+        .collect();
     v.sort();
     v
 }
@@ -109,7 +143,14 @@ pub fn seed_servers(env: &str) -> Vec<String> {
 /// A work directory holding `terraform/` (or `main_tf` when given), wired
 /// to the provider binary and `cloud`.
 pub fn workdir(tf: &Terraform, cloud: &Cloud, main_tf: Option<&str>) -> Workdir {
-    let mut wd = Workdir::new(tf, &[ProviderBin { source: "k3strading/k3strading".into(), bin: PathBuf::from(BIN) }]).unwrap();
+    let mut wd = Workdir::new(
+        tf,
+        &[ProviderBin {
+            source: "k3strading/k3strading".into(),
+            bin: PathBuf::from(BIN),
+        }],
+    )
+    .unwrap();
     let module = Path::new(env!("CARGO_MANIFEST_DIR")).join("../terraform/main.tf");
     let text = match main_tf {
         Some(t) => t.to_owned(),
