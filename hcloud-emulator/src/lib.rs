@@ -137,6 +137,17 @@ impl Shared {
         &self.opts
     }
 
+    /// The request log (as `GET /_emulator/requests` shows it).
+    pub fn request_log(&self) -> Vec<gate::LogEntry> {
+        self.gate
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
     /// Scripts a fault (as `POST /_emulator/faults` does).
     pub fn add_fault(&self, f: gate::Fault) {
         self.gate

@@ -97,6 +97,9 @@ pub struct ActionFault {
     /// How many actions it applies to.
     #[serde(default = "one")]
     pub times: u32,
+    /// For `stuck`: finish after this long instead of never.
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
 }
 
 fn one() -> u32 {
@@ -201,7 +204,7 @@ impl World {
         {
             f.times -= 1;
             if f.mode == "stuck" {
-                done_at = None;
+                done_at = f.duration_ms.map(|d| now + d);
             } else {
                 fail = Some(ActionError {
                     code: f.code.clone().unwrap_or_else(|| "action_failed".into()),
@@ -425,6 +428,7 @@ mod tests {
             code: Some("boom".into()),
             message: None,
             times: 1,
+            duration_ms: None,
         });
         w.action_faults.push(ActionFault {
             command: "y".into(),
@@ -432,6 +436,7 @@ mod tests {
             code: None,
             message: None,
             times: 1,
+            duration_ms: None,
         });
         let a = w.start_action("x", &[], Effect::None);
         let b = w.start_action("y", &[], Effect::None);

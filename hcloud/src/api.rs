@@ -153,10 +153,10 @@ impl Client {
         )
         .await
     }
-    /// Deletes a server.
+    /// Deletes a server; rides out `locked` (a delete is safe to repeat).
     pub async fn delete_server(&self, id: Id) -> Result<Action, Error> {
-        self.call(Req::new(Method::DELETE, format!("/servers/{id}")), "action")
-            .await
+        let req = Req::new(Method::DELETE, format!("/servers/{id}")).retry_locked();
+        self.call(req, "action").await
     }
     /// Powers on.
     pub async fn poweron(&self, id: Id) -> Result<Action, Error> {
