@@ -1,7 +1,7 @@
 # The two commands a developer needs:
-#   make run    the main job (for now: build the providers and plan the example)
+#   make run    the main job: terraform apply -var env=dev of terraform/ on the local cloud
 #   make test   every test, exactly as CI runs them
-.PHONY: run test setup build lint fuzz-build bench
+.PHONY: run example test setup build lint fuzz-build bench
 
 CARGO ?= cargo
 
@@ -11,7 +11,10 @@ setup:
 build:
 	$(CARGO) build --workspace --bins
 
-run: setup build
+run: setup
+	scripts/run-local.sh apply -var env=dev
+
+example: setup build
 	scripts/run-example.sh
 
 lint:

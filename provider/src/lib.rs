@@ -8,6 +8,7 @@
 pub mod cloud;
 pub mod cloud_init;
 pub mod config;
+pub mod docs;
 pub mod naming;
 pub mod resources;
 pub mod secrets;

@@ -1,0 +1,3 @@
+# Credentials come from the environment: HCLOUD_TOKEN (and HCLOUD_ENDPOINT to
+# use the local cloud, k3strading-cloud).
+provider "k3strading" {}
