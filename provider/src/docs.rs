@@ -143,7 +143,7 @@ pub fn provider_page(schema: &Schema, example: &str) -> String {
 mod tests {
     use std::path::Path;
 
-    use tfplug::{Provider, Resource};
+    use tfplug::Provider;
 
     use super::*;
 
