@@ -190,13 +190,14 @@ impl Error {
 
     /// True when the request may have taken effect although no answer came.
     pub fn is_ambiguous(&self) -> bool {
-        matches!(
-            self,
-            Error::Transport {
-                ambiguous: true,
-                ..
+        match self {
+            Error::Transport { ambiguous, .. } => *ambiguous,
+            Error::Api { error, .. } => {
+                matches!(error.status, 502 | 504)
+                    || matches!(error.code, ErrorCode::BadGateway | ErrorCode::Timeout)
             }
-        ) || matches!(self, Error::Api { error, .. } if matches!(error.status, 502 | 504))
+            _ => false,
+        }
     }
 }
 

@@ -279,6 +279,18 @@ pub async fn ensure_server(
         .await
         .map_err(|e| (api_diag("look up servers", &e), None))?;
     let mut server = match existing.into_iter().next() {
+        Some(s)
+            if s.labels.get(crate::naming::CLUSTER) != spec.labels.get(crate::naming::CLUSTER) =>
+        {
+            return Err((
+                Diagnostic::error(
+                    format!("A server named {} already exists and is not part of this cluster", spec.name),
+                    "the provider only adopts or replaces servers carrying its cluster label; rename the node or remove that server",
+                )
+                .at(AttrPath::attr("name")),
+                None,
+            ));
+        }
         Some(s) if compatible(&s, spec) => {
             tracing::info!(server = %spec.name, id = s.id, "adopting existing server");
             s

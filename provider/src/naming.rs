@@ -10,6 +10,8 @@ pub const ROLE: &str = "k3strading.io/role";
 pub const MANAGED_BY: &str = "k3strading.io/managed-by";
 /// Label holding a Primary IP's logical name.
 pub const PRIMARY_IP: &str = "k3strading.io/primary-ip";
+/// Label holding the pinned K3s version on the control plane ('+' as '-').
+pub const K3S_VERSION: &str = "k3strading.io/k3s-version";
 /// Value of [`MANAGED_BY`].
 pub const MANAGER: &str = "terraform-provider-k3strading";
 

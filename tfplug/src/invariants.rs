@@ -166,7 +166,7 @@ pub fn check_plan(block: &Block, config: &Value, planned: &Value) -> Diagnostics
             diags.push(
                 Diagnostic::error(
                     format!("Provider bug: planned value for {p} differs from the configuration"),
-                    format!("configured {cfg:?}, planned {v:?}"),
+                    "the plan hook changed a value that only configuration may set".to_owned(),
                 )
                 .at(p.clone()),
             );
@@ -180,6 +180,12 @@ pub fn check_plan(block: &Block, config: &Value, planned: &Value) -> Diagnostics
 pub fn check_apply(planned: &Value, new: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
     compare(planned, new, &AttrPath::default(), &mut diags);
+    if diags.is_empty() && !new.is_wholly_known() {
+        diags.push(Diagnostic::error(
+            "Provider bug: apply result still holds unknown values",
+            String::new(),
+        ));
+    }
     diags
 }
 
@@ -224,7 +230,23 @@ fn compare(planned: &Value, new: &Value, path: &AttrPath, diags: &mut Diagnostic
         }
         (Value::Set(pl), Value::Set(nl)) if !planned.is_wholly_known() && pl.len() == nl.len() => {}
         (p, n) if p == n => {}
-        (p, n) => diags.push(bug(format!("is {n:?} but the plan said {p:?}"))),
+        // Values are not printed: they may be sensitive.
+        (p, n) => diags.push(bug(format!(
+            "differs from the plan ({} planned, {} returned)",
+            kind(p),
+            kind(n)
+        ))),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Unknown => "unknown",
+        Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Dynamic(..) => "a value",
+        Value::List(_) | Value::Tuple(_) => "a list",
+        Value::Set(_) => "a set",
+        Value::Map(_) | Value::Object(_) => "an object",
     }
 }
 
@@ -340,6 +362,17 @@ mod tests {
             check_apply(&planned, &unknown).0[0]
                 .summary
                 .contains("unknown")
+        );
+        let nested = Value::object([("m", Value::Map([("k".to_owned(), Value::Unknown)].into()))]);
+        let planned_nested = Value::object([("m", Value::Unknown)]);
+        assert!(
+            !check_apply(&planned_nested, &nested).is_empty(),
+            "nested unknowns must be caught"
+        );
+        let secret = obj("x".into(), "a", "e".into(), Value::int(7), Value::Null);
+        assert!(
+            !check_apply(&planned, &secret).to_string().contains('7'),
+            "values must not be printed"
         );
     }
 

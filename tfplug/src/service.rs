@@ -548,6 +548,7 @@ impl<P: Provider> ProviderService<P> {
             Ok(mut v) => {
                 invariants::null_write_only(&e.schema.block, &mut v);
                 diags.extend(invariants::check_apply(&planned, &v));
+                invariants::unknown_as_null(&mut v);
                 v
             }
             Err(f) => {

@@ -52,6 +52,8 @@ pub struct Spec {
     pub kafka_cidrs: Vec<String>,
     /// User labels.
     pub labels: hcloud::models::Labels,
+    /// Pinned K3s release.
+    pub k3s_version: String,
 }
 
 fn bad(attr: &str, e: impl std::fmt::Display) -> Diagnostic {
@@ -80,6 +82,10 @@ impl Spec {
             kafka_ports: v.get_str("kafka_nodeports").map(str::to_owned),
             kafka_cidrs: strings(v.get("kafka_allowed_cidrs")),
             labels: labels_of(v.get("labels")),
+            k3s_version: v
+                .get_str("k3s_version")
+                .unwrap_or("v1.34.1+k3s1")
+                .to_owned(),
         })
     }
 
@@ -218,28 +224,44 @@ impl Resource<Client> for ClusterResource {
                 plan.planned.set(attr, string_list(&v));
             }
         }
-        if plan.is_create() {
-            let name = plan.planned.get_str("name").map(str::to_owned);
+        if plan.is_create()
+            && let Some(name) = plan.planned.get_str("name").map(str::to_owned)
+        {
             plan.planned.set("id", name.into());
         }
-        if !plan.planned.is_wholly_known()
-            && plan.planned.get("name").is_some_and(Value::is_unknown)
-        {
-            return Ok(());
+        // The Primary IP maps follow the set of logical names.
+        if !plan.is_create() && plan.planned.get("primary_ips") != plan.prior.get("primary_ips") {
+            plan.planned.set("primary_ip_ids", Value::Unknown);
+            plan.planned.set("primary_ip_addresses", Value::Unknown);
         }
-        let spec = match Spec::from_value(&plan.planned) {
-            Ok(s) => s,
-            Err(_) => return Ok(()), // unknown parts; validated again at apply
-        };
-        let catalog = ctx.client.cloud.catalog().await?;
-        let problems = catalog.check(
-            &spec.location,
-            &spec.cp_type,
-            &spec.image,
+        let inputs = [
+            "name",
+            "location",
+            "network_cidr",
             "control_plane_type",
-        );
-        if !problems.is_empty() {
-            return Err(Diagnostics(problems));
+            "control_plane_ip",
+            "image",
+        ];
+        if inputs
+            .iter()
+            .any(|k| plan.planned.get(k).is_none_or(|v| !v.is_wholly_known()))
+        {
+            return Ok(()); // checked again when the values are known
+        }
+        let spec = Spec::from_value(&plan.planned)?;
+        // Only new servers are ordered: a type deprecated later must not
+        // break plans of a cluster that already runs on it.
+        if plan.is_create() {
+            let catalog = ctx.client.cloud.catalog().await?;
+            let problems = catalog.check(
+                &spec.location,
+                &spec.cp_type,
+                &spec.image,
+                "control_plane_type",
+            );
+            if !problems.is_empty() {
+                return Err(Diagnostics(problems));
+            }
         }
         let mut reg = ctx.client.cloud.registry();
         reg.clusters.insert(
@@ -295,7 +317,9 @@ impl Resource<Client> for ClusterResource {
     ) -> Result<Option<Value>, Diagnostics> {
         let api = &ctx.client.cloud.api;
         let Some(cp) = state.get_i64("control_plane_id") else {
-            return Ok(None);
+            // A create that failed before the server existed: keep the state,
+            // so destroy still removes the network and friends.
+            return Ok(state.get_i64("network_id").map(|_| state.clone()));
         };
         let server = match api.server(cp).await {
             Ok(s) => s,
@@ -337,10 +361,7 @@ impl Resource<Client> for ClusterResource {
         if prior.get("labels") != planned.get("labels")
             && let Some(cp) = planned.get_i64("control_plane_id")
         {
-            let labels = naming::merged(
-                &spec.labels,
-                naming::managed(&spec.name, Some("control-plane")),
-            );
+            let labels = cp_labels(&spec);
             api.update_server(cp, None, Some(&labels))
                 .await
                 .map_err(|e| api_diag("label the control plane", &e))?;
@@ -353,6 +374,7 @@ impl Resource<Client> for ClusterResource {
         teardown(
             ctx,
             &name,
+            false,
             timeout(prior, "delete", Duration::from_secs(10 * 60)),
         )
         .await
@@ -508,10 +530,7 @@ async fn build(
         server_type: spec.cp_type.clone(),
         image: spec.image.clone(),
         location: spec.location.clone(),
-        labels: naming::merged(
-            &spec.labels,
-            naming::managed(&spec.name, Some("control-plane")),
-        ),
+        labels: cp_labels(spec),
         network: network.id,
         private_ip: spec.cp_ip,
         primary_ip: Some(cp_ip),
@@ -658,6 +677,7 @@ async fn primary_ips(
 pub async fn teardown(
     ctx: &Ctx<'_, Client>,
     cluster: &str,
+    include_nodes: bool,
     deadline: Duration,
 ) -> Result<(), Diagnostic> {
     let cloud = &ctx.client.cloud;
@@ -667,12 +687,25 @@ pub async fn teardown(
         Err(e) if !e.is_not_found() => Err(api_diag(doing, &e)),
         _ => Ok(()),
     };
-    let mut pending = Vec::new();
-    for s in api
+    let servers = api
         .servers(Some(&mine), None)
         .await
-        .map_err(|e| api_diag("list the cluster's servers", &e))?
-    {
+        .map_err(|e| api_diag("list the cluster's servers", &e))?;
+    if !include_nodes {
+        let nodes: Vec<&str> = servers
+            .iter()
+            .filter(|s| s.labels.get(naming::ROLE).map(String::as_str) != Some("control-plane"))
+            .map(|s| s.name.as_str())
+            .collect();
+        if !nodes.is_empty() {
+            return Err(Diagnostic::error(
+                format!("Cluster {cluster} still has nodes: {}", nodes.join(", ")),
+                "destroy the k3strading_node resources first (Terraform does when they reference the cluster's name)",
+            ));
+        }
+    }
+    let mut pending = Vec::new();
+    for s in servers {
         match api.delete_server(s.id).await {
             Ok(a) => pending.push(a),
             Err(e) if e.is_not_found() => {}
@@ -691,11 +724,16 @@ pub async fn teardown(
         .await
         .map_err(|e| api_diag("list firewalls", &e))?
     {
-        if !fw.applied_to.is_empty()
-            && let Err(e) = api.remove_firewall_from(fw.id, &fw.applied_to).await
-            && !e.is_not_found()
-        {
-            return Err(api_diag("detach the firewall", &e));
+        if !fw.applied_to.is_empty() {
+            match api.remove_firewall_from(fw.id, &fw.applied_to).await {
+                Ok(actions) => {
+                    if let Err(e) = api.wait_actions(&actions, deadline, &ctx.cancel).await {
+                        return Err(api_diag("detach the firewall", &e));
+                    }
+                }
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(api_diag("detach the firewall", &e)),
+            }
         }
         ignore_missing(api.delete_firewall(fw.id).await, "delete the firewall")?;
     }
@@ -724,6 +762,20 @@ pub async fn teardown(
         ignore_missing(api.delete_ssh_key(k.id).await, "delete the SSH key")?;
     }
     Ok(())
+}
+
+/// Labels of the control plane; the K3s version is kept there so import can
+/// read it back ('+' is not allowed in label values).
+fn cp_labels(spec: &Spec) -> hcloud::models::Labels {
+    let mut l = naming::merged(
+        &spec.labels,
+        naming::managed(&spec.name, Some("control-plane")),
+    );
+    l.insert(
+        naming::K3S_VERSION.into(),
+        spec.k3s_version.replace('+', "-"),
+    );
+    l
 }
 
 /// The `primary_ips` default, for import.

@@ -1,7 +1,6 @@
 //! `terraform import` for both resources, by name. Everything is read back
 //! from Hetzner except what only the creating run knew: the generated
-//! secrets (`k3s_token`, `ssh_private_key`), `k3s_version`, node `taints`
-//! and `timeouts`.
+//! secrets (`k3s_token`, `ssh_private_key`), node `taints` and `timeouts`.
 
 use hcloud::labels::Selector;
 use tfplug::{Ctx, Diagnostic, Diagnostics, Schema, Type, Value};
@@ -144,7 +143,17 @@ pub async fn cluster(
                 .unwrap_or_else(|| "31090-31095".into()),
         ),
     );
-    v.set("k3s_version", "v1.34.1+k3s1".into());
+    let version = server
+        .labels
+        .get(naming::K3S_VERSION)
+        .map(|v| match v.rsplit_once("-k3s") {
+            Some((base, n)) => format!("{base}+k3s{n}"),
+            None => v.clone(),
+        });
+    v.set(
+        "k3s_version",
+        version.map(Value::from).unwrap_or(Value::Null),
+    );
     v.set("labels", labels_value(&naming::user_part(&server.labels)));
     v.set("network_id", Value::int(network.id));
     v.set(

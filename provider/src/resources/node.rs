@@ -213,12 +213,17 @@ impl Resource<Client> for NodeResource {
         else {
             return Ok(());
         };
-        let mut diags = Diagnostics(ctx.client.cloud.catalog().await?.check(
-            location,
-            server_type,
-            image,
-            "server_type",
-        ));
+        // Only new servers are ordered: later deprecations must not break plans.
+        let mut diags = if plan.is_create() {
+            Diagnostics(ctx.client.cloud.catalog().await?.check(
+                location,
+                server_type,
+                image,
+                "server_type",
+            ))
+        } else {
+            Diagnostics::new()
+        };
         let ip: Ipv4Addr = ip_text.parse().map_err(|e| {
             Diagnostics::from(attr_err("private_ip", "Invalid private_ip", format!("{e}")))
         })?;

@@ -289,3 +289,41 @@ fn the_token_never_appears_in_state_plans_logs_or_the_cloud() {
         assert!(!text.contains(TOKEN), "the token leaked into output #{i}");
     }
 }
+
+#[test]
+fn a_foreign_server_with_a_node_name_is_never_touched() {
+    let tf = &terraforms()[0];
+    let cloud = Cloud::start(|_| {});
+    // Someone's own server, without the cluster label, has a node's name.
+    let foreign = {
+        let mut w = cloud.emu.world();
+        let id = w.id();
+        let mut server = hcloud::models::Server {
+            id,
+            name: "k3s-trading-dev-app-0".into(),
+            ..Default::default()
+        };
+        server.status = hcloud::models::ServerStatus::Running;
+        w.servers.insert(
+            id,
+            hcloud_emulator::world::ServerRec {
+                server,
+                user_data: None,
+                ssh_keys: Vec::new(),
+            },
+        );
+        id
+    };
+    let wd = workdir(tf, &cloud, None);
+    let run = wd.run(&APPLY).unwrap();
+    assert_ne!(run.code, 0);
+    assert!(
+        run.all().contains("is not part of this cluster"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        cloud.emu.world().servers.contains_key(&foreign),
+        "the foreign server was deleted"
+    );
+}
