@@ -31,3 +31,4 @@ test: setup lint
 bench: setup
 	$(CARGO) run --release -p k3strading-e2e --bin protocol-bench
 	$(CARGO) bench -p hcloud-emulator
+	$(CARGO) bench -p k3strading-provider
