@@ -327,7 +327,10 @@ impl Resource<Client> for ClusterResource {
             Err(e) => return Err(api_diag("read the control plane", &e).into()),
         };
         let mut v = state.clone();
-        v.set("labels", labels_value(&naming::user_part(&server.labels)));
+        v.set(
+            "labels",
+            read_labels(state.get("labels"), &naming::user_part(&server.labels)),
+        );
         v.set(
             "control_plane_ipv4",
             server

@@ -86,6 +86,16 @@ pub fn labels_value(l: &Labels) -> Value {
     }
 }
 
+/// Labels read back from Hetzner, keeping the user's spelling of "none":
+/// `labels = {}` stays an empty map instead of turning into null (which
+/// would show a change on every plan).
+pub fn read_labels(prior: Option<&Value>, actual: &Labels) -> Value {
+    match (prior, actual.is_empty()) {
+        (Some(Value::Map(m)), true) if m.is_empty() => Value::Map(Default::default()),
+        _ => labels_value(actual),
+    }
+}
+
 /// Strings of a list or set value.
 pub fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
@@ -214,6 +224,10 @@ mod tests {
         l.insert("team".into(), "quant".into());
         assert_eq!(labels_of(Some(&labels_value(&l))), l);
         assert_eq!(labels_value(&Labels::new()), Value::Null);
+        let empty = Value::Map(Default::default());
+        assert_eq!(read_labels(Some(&empty), &Labels::new()), empty);
+        assert_eq!(read_labels(Some(&Value::Null), &Labels::new()), Value::Null);
+        assert_eq!(read_labels(Some(&empty), &l), labels_value(&l));
         let bad = Value::Map([("k3strading.io/role".to_owned(), Value::from("x"))].into());
         assert!((labels_attr().validators[0])(&bad).is_err());
     }

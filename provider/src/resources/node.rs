@@ -386,7 +386,10 @@ impl Resource<Client> for NodeResource {
             Err(e) => return Err(api_diag("read the server", &e).into()),
         };
         let mut v = server_state(state.clone(), &server);
-        v.set("labels", labels_value(&naming::user_part(&server.labels)));
+        v.set(
+            "labels",
+            read_labels(state.get("labels"), &naming::user_part(&server.labels)),
+        );
         Ok(Some(v))
     }
 

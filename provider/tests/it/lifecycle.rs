@@ -292,3 +292,31 @@ fn daily_loop_on_terraform_1_15_5() {
 fn daily_loop_on_terraform_1_13_5() {
     daily_loop(&terraforms()[1]);
 }
+
+#[test]
+fn empty_label_maps_do_not_show_a_change_on_every_plan() {
+    let tf = &terraforms()[0];
+    let cloud = Cloud::start(|_| {});
+    let config = r#"
+terraform {
+  required_providers {
+    k3strading = { source = "k3strading/k3strading" }
+  }
+}
+resource "k3strading_cluster" "c" {
+  name   = "k3s-trading-lbl"
+  labels = {}
+}
+resource "k3strading_node" "n" {
+  cluster    = k3strading_cluster.c.name
+  name       = "k3s-trading-lbl-app-0"
+  role       = "app"
+  private_ip = "10.0.1.30"
+  labels     = {}
+}
+"#;
+    let wd = workdir(tf, &cloud, Some(config));
+    ok(wd.run(&["apply", "-auto-approve", "-no-color"]), "apply");
+    ok(wd.run(&["plan", "-detailed-exitcode", "-no-color"]), "empty re-plan");
+    cloud.assert_spec_clean();
+}
