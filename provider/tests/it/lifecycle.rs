@@ -317,6 +317,9 @@ resource "k3strading_node" "n" {
 "#;
     let wd = workdir(tf, &cloud, Some(config));
     ok(wd.run(&["apply", "-auto-approve", "-no-color"]), "apply");
-    ok(wd.run(&["plan", "-detailed-exitcode", "-no-color"]), "empty re-plan");
+    ok(
+        wd.run(&["plan", "-detailed-exitcode", "-no-color"]),
+        "empty re-plan",
+    );
     cloud.assert_spec_clean();
 }
