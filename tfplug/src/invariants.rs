@@ -43,11 +43,53 @@ pub fn validate_config(block: &Block, config: &Value) -> Diagnostics {
 
 /// Sets every write-only attribute to null.
 pub fn null_write_only(block: &Block, v: &mut Value) {
-    for p in paths_where(block, v, |a| a.write_only) {
-        if let Some(slot) = v.at_mut(&p) {
+    null_write_only_in(&block.attributes, &block.blocks, v);
+}
+
+// By value rather than by path, so elements of sets are reached too.
+fn null_write_only_in(
+    attrs: &[crate::schema::Attribute],
+    blocks: &[crate::schema::NestedBlock],
+    v: &mut Value,
+) {
+    use crate::schema::AttrKind;
+    let Value::Object(m) = v else { return };
+    for a in attrs {
+        let Some(slot) = m.get_mut(&a.name) else {
+            continue;
+        };
+        if a.write_only {
             *slot = Value::Null;
+        } else if let AttrKind::Nested(_, inner) = &a.kind {
+            each_element(slot, &mut |e| null_write_only_in(inner, &[], e));
         }
     }
+    for b in blocks {
+        if let Some(slot) = m.get_mut(&b.type_name) {
+            each_element(slot, &mut |e| {
+                null_write_only_in(&b.block.attributes, &b.block.blocks, e)
+            });
+        }
+    }
+}
+
+/// Calls `f` on the object, or on every element of a list, set or map.
+fn each_element(v: &mut Value, f: &mut dyn FnMut(&mut Value)) {
+    match v {
+        Value::Object(_) => f(v),
+        Value::List(items) | Value::Set(items) => items.iter_mut().for_each(f),
+        Value::Map(m) => m.values_mut().for_each(f),
+        _ => {}
+    }
+}
+
+/// The path without its last step.
+fn parent(p: &AttrPath) -> AttrPath {
+    AttrPath(
+        p.0.get(..p.0.len().saturating_sub(1))
+            .unwrap_or_default()
+            .to_vec(),
+    )
 }
 
 /// Replaces every unknown with null (state saved after a failed apply).
@@ -144,8 +186,20 @@ pub fn replace_paths(block: &Block, prior: &Value, planned: &Value) -> Vec<AttrP
     }
     let mut out = Vec::new();
     walk(block, planned, &mut |p, a, v| {
-        if a.force_new && prior.at(p) != Some(v) {
-            out.push(p.clone());
+        if !a.force_new {
+            return;
+        }
+        // Elements of sets cannot be addressed: replace on any change of the set.
+        let (path, changed) = match planned.at(p) {
+            Some(_) => (p.clone(), prior.at(p) != Some(v)),
+            None => {
+                let set = parent(p);
+                let changed = prior.at(&set) != planned.at(&set);
+                (set, changed)
+            }
+        };
+        if changed && !out.contains(&path) {
+            out.push(path);
         }
     });
     out
@@ -157,7 +211,8 @@ pub fn replace_paths(block: &Block, prior: &Value, planned: &Value) -> Vec<AttrP
 pub fn check_plan(block: &Block, config: &Value, planned: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
     walk(block, planned, &mut |p, a, v| {
-        if a.write_only {
+        // Write-only values are nulled; set elements cannot be paired by path.
+        if a.write_only || planned.at(p).is_none() {
             return;
         }
         let cfg = config.at(p).unwrap_or(&Value::Null);
@@ -386,6 +441,35 @@ mod tests {
         let d = validate_config(&s.block, &Value::object([("port", Value::int(0))]));
         assert_eq!(d.0[0].path, Some(AttrPath::attr("port")));
         assert!(validate_config(&s.block, &Value::object([("port", Value::Unknown)])).is_empty());
+    }
+
+    #[test]
+    fn set_nested_blocks_get_write_only_nulled_no_false_plan_errors_and_replacement_at_the_set() {
+        use crate::schema::{Block, NestedBlock, Nesting};
+        let s = Schema::new(0).block(NestedBlock::new(
+            "rule",
+            Nesting::Set,
+            Block::new()
+                .attribute(Attribute::string("port").required().force_new())
+                .attribute(Attribute::string("secret").optional().write_only()),
+        ));
+        let rule = |port: &str, secret: Value| {
+            Value::object([("port", Value::from(port)), ("secret", secret)])
+        };
+        let config = Value::object([("rule", Value::Set(vec![rule("22", "pw".into())]))]);
+        let mut planned = config.clone();
+        null_write_only(&s.block, &mut planned);
+        assert_eq!(
+            planned,
+            Value::object([("rule", Value::Set(vec![rule("22", Value::Null)]))])
+        );
+        assert!(check_plan(&s.block, &config, &planned).is_empty());
+        let prior = Value::object([("rule", Value::Set(vec![rule("80", Value::Null)]))]);
+        assert_eq!(
+            replace_paths(&s.block, &prior, &planned),
+            vec![AttrPath::attr("rule")]
+        );
+        assert!(replace_paths(&s.block, &planned, &planned.clone()).is_empty());
     }
 
     #[test]
