@@ -22,7 +22,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 fuzz-build:
-	$(CARGO) build --manifest-path tfplug/fuzz/Cargo.toml
+	$(CARGO) build --manifest-path crates/tfplug/fuzz/Cargo.toml
 
 test: setup lint
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads 2 --show-output

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 #[test]
 fn official_python_client_conforms() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let python = root.join(".venv/hcloud/bin/python");
     assert!(
         python.is_file(),

@@ -15,7 +15,7 @@ pub const TOKEN: &str = "test-token-5b1e";
 /// Hetzner's OpenAPI document, when the shared schemas are next to the repo.
 pub fn spec_path() -> Option<PathBuf> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/schemas/hcloud/cloud.spec.json");
+        .join("../../../shared/schemas/hcloud/cloud.spec.json");
     if p.is_file() {
         Some(p)
     } else {
