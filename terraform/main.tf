@@ -106,7 +106,7 @@ resource "k3strading_node" "app" {
   }
 }
 
-output "control_plane_ip" {
+output "control_plane_ipv4" {
   description = "Primary IP #1: SSH, ArgoCD."
   value       = k3strading_cluster.this.control_plane_ipv4
 }

@@ -16,8 +16,8 @@ variable "env" {
   default = "dev"
 }
 
-output "control_plane_ip" {
-  value = module.trading.control_plane_ip
+output "control_plane_ipv4" {
+  value = module.trading.control_plane_ipv4
 }
 
 output "kafka_ip" {

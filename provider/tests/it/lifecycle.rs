@@ -38,7 +38,7 @@ fn daily_loop(tf: &Terraform) {
     );
     let outputs: Value =
         serde_json::from_str(&ok(wd.run(&["output", "-json"]), "outputs").stdout).unwrap();
-    let cp_ip = outputs["control_plane_ip"]["value"]
+    let cp_ip = outputs["control_plane_ipv4"]["value"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -161,7 +161,7 @@ fn daily_loop(tf: &Terraform) {
     assert_eq!(addrs(&again), addrs(&first), "Primary IPs were not reused");
     let outputs: Value =
         serde_json::from_str(&ok(wd2.run(&["output", "-json"]), "outputs").stdout).unwrap();
-    assert_eq!(outputs["control_plane_ip"]["value"], cp_ip.as_str());
+    assert_eq!(outputs["control_plane_ipv4"]["value"], cp_ip.as_str());
     assert_eq!(outputs["kafka_ip"]["value"], kafka_ip.as_str());
 
     // Drift: a node deleted outside Terraform is planned for creation.
