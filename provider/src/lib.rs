@@ -2,16 +2,14 @@
 //! Cloud, as the Terraform resources `k3strading_cluster` and
 //! `k3strading_node`.
 //!
-//! This crate maps Terraform's view (schemas, plans, state) onto the Hetzner
-//! client and the K3s bootstrap; the protocol itself lives in `tfplug`.
+//! This crate is Terraform glue only: it maps Terraform's view (schemas, plans,
+//! state, diagnostics, import) onto the cluster domain in `k3strading-cluster`;
+//! the protocol itself lives in `tfplug`.
 
 pub mod cloud;
-pub mod cloud_init;
 pub mod config;
 pub mod docs;
-pub mod naming;
 pub mod resources;
-pub mod secrets;
 
 use std::sync::Arc;
 

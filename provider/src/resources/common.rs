@@ -50,7 +50,10 @@ pub fn labels_attr() -> Attribute {
                 .iter()
                 .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
                 .collect();
-            if let Some(k) = labels.keys().find(|k| crate::naming::is_managed(k)) {
+            if let Some(k) = labels
+                .keys()
+                .find(|k| k3strading_cluster::names::is_managed(k))
+            {
                 return Err(format!(
                     "label {k:?} uses the prefix k3strading.io/, which the provider manages"
                 ));
@@ -181,7 +184,7 @@ pub fn cidr_list(v: &Value) -> Result<(), String> {
 /// Validator: an RFC 1123 DNS label.
 pub fn dns_label(v: &Value) -> Result<(), String> {
     match v.as_str() {
-        Some(s) if !crate::naming::valid_dns_label(s) => Err(format!(
+        Some(s) if !k3strading_cluster::names::valid_dns_label(s) => Err(format!(
             "{s:?} must be lowercase letters, digits and '-', at most 63 characters (RFC 1123)"
         )),
         _ => Ok(()),

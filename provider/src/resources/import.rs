@@ -1,13 +1,14 @@
 //! `terraform import` for both resources, by name. Everything is read back
-//! from Hetzner except what only the creating run knew: the generated
-//! secrets (`k3s_token`, `ssh_private_key`), node `taints` and `timeouts`.
+//! from Hetzner (through the cluster inventory) except what only the creating
+//! run knew: the generated secrets (`k3s_token`, `ssh_private_key`), node
+//! `taints` and `timeouts`.
 
-use hcloud::labels::Selector;
-use tfplug::{Ctx, Diagnostic, Diagnostics, Schema, Type, Value};
+use k3strading_cluster::defaults as d;
+use k3strading_cluster::inventory::{self, Inventory};
+use k3strading_cluster::{Hetzner, names};
+use tfplug::{Diagnostic, Diagnostics, Schema, Type, Value};
 
-use crate::Client;
-use crate::cloud::api_diag;
-use crate::naming;
+use crate::cloud::diag;
 use crate::resources::common::*;
 
 fn empty(schema: &Schema) -> Value {
@@ -23,57 +24,22 @@ fn not_found(what: String) -> Diagnostics {
     Diagnostic::error("Nothing to import", what).into()
 }
 
-/// Imports cluster `name`.
-pub async fn cluster(
-    ctx: &Ctx<'_, Client>,
-    name: &str,
-    schema: &Schema,
-) -> Result<Value, Diagnostics> {
-    let api = &ctx.client.cloud.api;
-    let mine = Selector::new().eq(naming::CLUSTER, name);
-    let d = |doing: &'static str| move |e: hcloud::Error| Diagnostics::from(api_diag(doing, &e));
-    let cp_name = naming::control_plane(name);
-    let server = api
-        .servers(Some(&mine), Some(&cp_name))
-        .await
-        .map_err(d("look up the control plane"))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            not_found(format!(
-                "no server {cp_name} labelled {}={name}",
-                naming::CLUSTER
-            ))
-        })?;
-    let network = api
-        .networks(Some(&mine), Some(name))
-        .await
-        .map_err(d("look up the network"))?
-        .into_iter()
-        .next()
+/// Imports cluster `name` from its inventory.
+pub fn cluster(name: &str, inv: &Inventory, schema: &Schema) -> Result<Value, Diagnostics> {
+    let server = inv.control_plane(name).ok_or_else(|| {
+        not_found(format!(
+            "no server {} labelled {}={name}",
+            names::control_plane(name),
+            names::CLUSTER
+        ))
+    })?;
+    let network = inv
+        .network
+        .as_ref()
         .ok_or_else(|| not_found(format!("no network {name}")))?;
-    let firewall = api
-        .firewalls(Some(&mine), Some(name))
-        .await
-        .map_err(d("look up the firewall"))?
-        .into_iter()
-        .next();
-    let pg = api
-        .placement_groups(Some(&mine), Some(name))
-        .await
-        .map_err(d("look up the placement group"))?
-        .into_iter()
-        .next();
-    let key = api
-        .ssh_keys(Some(&mine), Some(&format!("{name}-provider")))
-        .await
-        .map_err(d("look up the SSH key"))?
-        .into_iter()
-        .next();
-    let ips = api
-        .primary_ips(Some(&mine), None)
-        .await
-        .map_err(d("look up the Primary IPs"))?;
+    let firewall = inv.firewall.as_ref();
+    let key = inv.ssh_key.as_ref();
+    let ips = &inv.primary_ips;
 
     let mut v = empty(schema);
     v.set("id", name.into());
@@ -102,7 +68,7 @@ pub async fn cluster(
     );
     let mut logical: Vec<String> = ips
         .iter()
-        .filter_map(|i| i.labels.get(naming::PRIMARY_IP).cloned())
+        .filter_map(|i| i.labels.get(names::PRIMARY_IP).cloned())
         .collect();
     logical.sort();
     v.set("primary_ips", string_set(&logical));
@@ -110,7 +76,7 @@ pub async fn cluster(
     let cp_logical = ips
         .iter()
         .find(|i| Some(i.id) == cp_ip)
-        .and_then(|i| i.labels.get(naming::PRIMARY_IP).cloned());
+        .and_then(|i| i.labels.get(names::PRIMARY_IP).cloned());
     v.set(
         "control_plane_primary_ip",
         cp_logical.map(Value::from).unwrap_or(Value::Null),
@@ -140,12 +106,12 @@ pub async fn cluster(
         Value::from(
             kafka_rule
                 .and_then(|r| r.port.clone())
-                .unwrap_or_else(|| "31090-31095".into()),
+                .unwrap_or_else(|| d::KAFKA_NODEPORTS.into()),
         ),
     );
     let version = server
         .labels
-        .get(naming::K3S_VERSION)
+        .get(names::K3S_VERSION)
         .map(|v| match v.rsplit_once("-k3s") {
             Some((base, n)) => format!("{base}+k3s{n}"),
             None => v.clone(),
@@ -154,7 +120,7 @@ pub async fn cluster(
         "k3s_version",
         version.map(Value::from).unwrap_or(Value::Null),
     );
-    v.set("labels", labels_value(&naming::user_part(&server.labels)));
+    v.set("labels", labels_value(&names::user_part(&server.labels)));
     v.set("network_id", Value::int(network.id));
     v.set(
         "firewall_id",
@@ -162,7 +128,11 @@ pub async fn cluster(
     );
     v.set(
         "placement_group_id",
-        pg.map(|g| Value::int(g.id)).unwrap_or(Value::Null),
+        server
+            .placement_group
+            .as_ref()
+            .map(|g| Value::int(g.id))
+            .unwrap_or(Value::Null),
     );
     v.set("control_plane_id", Value::int(server.id));
     v.set(
@@ -170,67 +140,53 @@ pub async fn cluster(
         server
             .public_net
             .ipv4
-            .map(|i| Value::from(i.ip))
+            .as_ref()
+            .map(|i| Value::from(i.ip.as_str()))
             .unwrap_or(Value::Null),
     );
     let ids = ips
         .iter()
-        .filter_map(|i| Some((i.labels.get(naming::PRIMARY_IP)?.clone(), i.id)))
+        .filter_map(|i| Some((i.labels.get(names::PRIMARY_IP)?.clone(), i.id)))
         .collect();
     let addrs = ips
         .iter()
-        .filter_map(|i| Some((i.labels.get(naming::PRIMARY_IP)?.clone(), i.ip.clone())))
+        .filter_map(|i| Some((i.labels.get(names::PRIMARY_IP)?.clone(), i.ip.clone())))
         .collect();
     v.set("primary_ip_ids", id_map(&ids));
     v.set("primary_ip_addresses", string_map(&addrs));
     v.set(
         "ssh_public_key",
-        key.map(|k| Value::from(k.public_key))
+        key.map(|k| Value::from(k.public_key.as_str()))
             .unwrap_or(Value::Null),
     );
     Ok(v)
 }
 
 /// Imports node `name` (the server name).
-pub async fn node(
-    ctx: &Ctx<'_, Client>,
-    name: &str,
-    schema: &Schema,
-) -> Result<Value, Diagnostics> {
-    let api = &ctx.client.cloud.api;
-    let d = |doing: &'static str| move |e: hcloud::Error| Diagnostics::from(api_diag(doing, &e));
-    let server = api
-        .servers(None, Some(name))
+pub async fn node(hz: &Hetzner<'_>, name: &str, schema: &Schema) -> Result<Value, Diagnostics> {
+    let fail = |e: k3strading_cluster::Error| Diagnostics::from(diag(&e, |_| None));
+    let server = inventory::server_named(hz, name)
         .await
-        .map_err(d("look up the server"))?
-        .into_iter()
-        .next()
+        .map_err(fail)?
         .ok_or_else(|| not_found(format!("no server named {name}")))?;
-    let cluster = server.labels.get(naming::CLUSTER).cloned().ok_or_else(|| {
+    let cluster = server.labels.get(names::CLUSTER).cloned().ok_or_else(|| {
         not_found(format!(
             "server {name} has no {} label: not managed by k3strading",
-            naming::CLUSTER
+            names::CLUSTER
         ))
     })?;
-    let role = server.labels.get(naming::ROLE).cloned().unwrap_or_default();
-    let mine = Selector::new().eq(naming::CLUSTER, &cluster);
-    let network = api
-        .networks(Some(&mine), Some(&cluster))
-        .await
-        .map_err(d("look up the network"))?
-        .into_iter()
-        .next();
-    let private_ip = network.and_then(|n| server.private_ip(n.id).map(str::to_owned));
-    let primary_ip = match server.public_net.ipv4.as_ref() {
-        Some(ip) => api
-            .primary_ip(ip.id)
-            .await
-            .map_err(d("read the Primary IP"))?
-            .labels
-            .get(naming::PRIMARY_IP)
-            .cloned(),
-        None => None,
-    };
+    let role = server.labels.get(names::ROLE).cloned().unwrap_or_default();
+    let inv = Inventory::read(hz, &cluster).await.map_err(fail)?;
+    let private_ip = inv
+        .network
+        .as_ref()
+        .and_then(|n| server.private_ip(n.id).map(str::to_owned));
+    let primary_ip = server
+        .public_net
+        .ipv4
+        .as_ref()
+        .and_then(|ip| inv.logical_primary_ip(ip.id))
+        .map(str::to_owned);
     let mut v = empty(schema);
     v.set("id", Value::from(server.id.to_string()));
     v.set("cluster", cluster.into());
@@ -255,8 +211,16 @@ pub async fn node(
             .map(Value::from)
             .unwrap_or(Value::Null),
     );
-    v.set("labels", labels_value(&naming::user_part(&server.labels)));
+    v.set("labels", labels_value(&names::user_part(&server.labels)));
     v.set("server_id", Value::int(server.id));
+    v.set(
+        "placement_group_id",
+        server
+            .placement_group
+            .as_ref()
+            .map(|g| Value::int(g.id))
+            .unwrap_or(Value::Null),
+    );
     v.set(
         "ipv4_address",
         server

@@ -1,138 +1,92 @@
 //! `k3strading_node`: one server of a cluster with a fixed private address,
 //! optionally a Primary IP by logical name (otherwise no public address at
-//! all, with egress through the control plane), role labels and taints.
+//! all, with egress through the control plane), role labels and taints. The
+//! work is done by the cluster crate; this module maps values and errors.
 
 use std::net::Ipv4Addr;
-use std::time::Duration;
 
-use hcloud::labels::Selector;
-use ipnet::Ipv4Net;
+use k3strading_cluster::converge::{self, NodeBuilt};
+use k3strading_cluster::defaults as d;
+use k3strading_cluster::spec::{NodeSpec, Role};
+use k3strading_cluster::{Field, names, network};
 use tfplug::{
     Attribute, Ctx, Diagnostic, Diagnostics, Failure, Plan, Resource, Schema, Type, Value,
     validators,
 };
 
 use crate::Client;
-use crate::cloud::{self, ServerSpec, api_diag, attr_err};
-use crate::cloud_init::{Egress, UserData};
-use crate::naming;
+use crate::cloud::{attr_err, diag, diags, hetzner};
 use crate::resources::common::*;
 
 /// The resource.
 #[derive(Debug)]
 pub struct NodeResource;
 
-/// Node roles.
-pub const ROLES: &[&str] = &["kafka", "app", "worker"];
+/// The attribute for a field of the node spec.
+pub fn attr(f: Field) -> Option<&'static str> {
+    Some(match f {
+        Field::Name => "name",
+        Field::Cluster => "cluster",
+        Field::Location => "location",
+        Field::ServerType => "server_type",
+        Field::Image => "image",
+        Field::PrivateIp => "private_ip",
+        Field::PrimaryIp | Field::PrimaryIps | Field::ControlPlanePrimaryIp => "primary_ip",
+    })
+}
 
 fn schema() -> Schema {
-    Schema::new(0)
+    Schema::new(1)
         .description("A K3s node of a `k3strading_cluster`: a server with a fixed private address, on the cluster's network, firewall and placement group, with a Primary IP or no public address at all.")
         .attribute(Attribute::string("id").computed().stable().describe("Hetzner server id."))
         .attribute(Attribute::string("cluster").required().force_new().validate(dns_label).describe("Name of the cluster (`k3strading_cluster.<x>.name`)."))
         .attribute(Attribute::string("name").required().force_new().validate(dns_label).describe("Server name, e.g. `k3s-trading-prod-kafka-0`."))
-        .attribute(Attribute::string("role").required().force_new().validate(validators::one_of(ROLES)).describe("`kafka`, `app` or `worker`; sets the `kafka=true` / `app=true` node labels."))
+        .attribute(Attribute::string("role").required().force_new().validate(validators::one_of(Role::NODE_ROLE_NAMES)).describe("`kafka`, `app` or `worker`; sets the `kafka=true` / `app=true` node labels."))
         .attribute(Attribute::string("private_ip").required().force_new().validate(ipv4).describe("Fixed address in the cluster network, present at first boot."))
         .attribute(Attribute::string("primary_ip").optional().force_new().validate(dns_label).describe("Logical name of a cluster Primary IP for this node's public IPv4. Unset: no public address; egress goes through the control plane."))
-        .attribute(Attribute::string("server_type").default("cpx22").force_new().describe("Server type."))
-        .attribute(Attribute::string("location").default("fsn1").force_new().describe("Location; must be the cluster's."))
-        .attribute(Attribute::string("image").default("ubuntu-24.04").force_new().describe("System image."))
+        .attribute(Attribute::string("server_type").default(d::SERVER_TYPE).force_new().describe("Server type."))
+        .attribute(Attribute::string("location").default(d::LOCATION).force_new().describe("Location; must be the cluster's."))
+        .attribute(Attribute::string("image").default(d::IMAGE).force_new().describe("System image."))
         .attribute(labels_attr())
         .attribute(Attribute::new("taints", Type::list(Type::String)).optional().describe("Kubernetes taints (`key=value:Effect`), applied when the node joins."))
         .attribute(Attribute::number("server_id").computed().stable().describe("Hetzner server id (number)."))
         .attribute(Attribute::string("ipv4_address").computed().stable().describe("Public IPv4, or null for private-only nodes."))
+        .attribute(Attribute::number("placement_group_id").computed().stable().describe("Hetzner id of the node's spread placement group (`<cluster>-spread-N` for host numbers 10·N to 10·N+9 of the network; at most 10 servers each)."))
         .block(timeouts_block())
 }
 
-fn role_label(role: &str) -> &str {
-    if role == "kafka" { "kafka" } else { "app" }
-}
-
-/// What the node needs from its cluster.
-struct ClusterObjects {
-    network: hcloud::models::Network,
-    cidr: Ipv4Net,
-    placement_group: Option<i64>,
-    ssh_key: i64,
-    primary_ip: Option<i64>,
-}
-
-async fn cluster_objects(
-    ctx: &Ctx<'_, Client>,
-    cluster: &str,
-    primary_ip: Option<&str>,
-) -> Result<ClusterObjects, Diagnostic> {
-    let api = &ctx.client.cloud.api;
-    let mine = Selector::new().eq(naming::CLUSTER, cluster);
-    let network = api
-        .networks(Some(&mine), Some(cluster))
-        .await
-        .map_err(|e| api_diag("look up the cluster network", &e))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            attr_err(
-                "cluster",
-                format!("Cluster {cluster} not found"),
-                "create the k3strading_cluster first (reference its name so Terraform orders them)",
-            )
-        })?;
-    let cidr: Ipv4Net = network.ip_range.parse().map_err(|_| {
-        Diagnostic::error(
-            "Cluster network has an unexpected range",
-            network.ip_range.clone(),
-        )
-    })?;
-    let placement_group = api
-        .placement_groups(Some(&mine), Some(cluster))
-        .await
-        .map_err(|e| api_diag("look up the placement group", &e))?
-        .first()
-        .map(|g| g.id);
-    let ssh_key = api
-        .ssh_keys(Some(&mine), Some(&format!("{cluster}-provider")))
-        .await
-        .map_err(|e| api_diag("look up the provider's SSH key", &e))?
-        .first()
-        .map(|k| k.id)
-        .ok_or_else(|| {
-            attr_err(
-                "cluster",
-                format!("Cluster {cluster} has no provider SSH key"),
-                "re-apply the k3strading_cluster",
-            )
-        })?;
-    let primary_ip = match primary_ip {
-        None => None,
-        Some(logical) => {
-            let name = naming::primary_ip(cluster, logical);
-            let ip = api
-                .primary_ips(Some(&mine), Some(&name))
-                .await
-                .map_err(|e| api_diag("look up the Primary IP", &e))?
-                .into_iter()
-                .next();
-            Some(ip.map(|i| i.id).ok_or_else(|| {
-                attr_err(
-                    "primary_ip",
-                    format!("Cluster {cluster} has no Primary IP {logical:?}"),
-                    "add it to the cluster's primary_ips",
-                )
-            })?)
-        }
-    };
-    Ok(ClusterObjects {
-        network,
-        cidr,
-        placement_group,
-        ssh_key,
-        primary_ip,
+/// The spec of a known planned value.
+fn spec_of(v: &Value) -> Result<NodeSpec, Diagnostic> {
+    let s = |k: &str, default: &str| v.get_str(k).unwrap_or(default).to_owned();
+    let role = Role::parse(v.get_str("role").unwrap_or_default())
+        .ok_or_else(|| attr_err("role", "Invalid role", "must be kafka, app or worker"))?;
+    let private_ip: Ipv4Addr = s("private_ip", "")
+        .parse()
+        .map_err(|e| attr_err("private_ip", "Invalid private_ip", format!("{e}")))?;
+    Ok(NodeSpec {
+        cluster: s("cluster", ""),
+        name: s("name", ""),
+        role,
+        private_ip,
+        primary_ip: v.get_str("primary_ip").map(str::to_owned),
+        server_type: s("server_type", d::SERVER_TYPE),
+        location: s("location", d::LOCATION),
+        image: s("image", d::IMAGE),
+        labels: labels_of(v.get("labels")),
     })
 }
 
 fn server_state(mut v: Value, server: &hcloud::models::Server) -> Value {
     v.set("id", Value::from(server.id.to_string()));
     v.set("server_id", Value::int(server.id));
+    v.set(
+        "placement_group_id",
+        server
+            .placement_group
+            .as_ref()
+            .map(|g| Value::int(g.id))
+            .unwrap_or(Value::Null),
+    );
     v.set(
         "ipv4_address",
         server
@@ -214,13 +168,15 @@ impl Resource<Client> for NodeResource {
             return Ok(());
         };
         // Only new servers are ordered: later deprecations must not break plans.
-        let mut diags = if plan.is_create() {
-            Diagnostics(ctx.client.cloud.catalog().await?.check(
-                location,
-                server_type,
-                image,
-                "server_type",
-            ))
+        let mut problems = if plan.is_create() {
+            diags(
+                &ctx.client
+                    .cloud
+                    .catalog()
+                    .await?
+                    .check(location, server_type, image),
+                attr,
+            )
         } else {
             Diagnostics::new()
         };
@@ -232,17 +188,17 @@ impl Resource<Client> for NodeResource {
         let planned_cluster = ctx.client.cloud.registry().clusters.get(cluster).cloned();
         let known = match planned_cluster {
             Some(c) => Some((c.cidr, c.control_plane_ip, c.primary_ips, c.location)),
-            None => match cluster_objects(ctx, cluster, None).await {
-                Ok(o) => Some((Some(o.cidr), None, Vec::new(), None)),
+            None => match network::find(&hetzner(ctx), cluster).await {
+                Ok((_, cidr)) => Some((Some(cidr), None, Vec::new(), None)),
                 Err(_) => None,
             },
         };
         if let Some((cidr, cp_ip, primary_ips, cluster_location)) = known {
-            if let Some(problem) = cidr.and_then(|c| cloud::address_problem(&c, ip)) {
-                diags.push(attr_err("private_ip", "Invalid private_ip", problem));
+            if let Some(problem) = cidr.and_then(|c| network::address_problem(&c, ip)) {
+                problems.push(attr_err("private_ip", "Invalid private_ip", problem));
             }
             if cp_ip == Some(ip) {
-                diags.push(attr_err(
+                problems.push(attr_err(
                     "private_ip",
                     "Invalid private_ip",
                     format!("{ip} is the control plane's address"),
@@ -252,14 +208,14 @@ impl Resource<Client> for NodeResource {
                 && !primary_ips.is_empty()
                 && !primary_ips.contains(logical)
             {
-                diags.push(attr_err(
+                problems.push(attr_err(
                     "primary_ip",
                     format!("Cluster {cluster} has no Primary IP {logical:?}"),
                     format!("its primary_ips are {primary_ips:?}"),
                 ));
             }
             if let Some(l) = cluster_location.filter(|l| l != location) {
-                diags.push(attr_err(
+                problems.push(attr_err(
                     "location",
                     format!("Node location {location} differs from the cluster's ({l})"),
                     "a Hetzner network and its Primary IPs live in one location",
@@ -272,7 +228,7 @@ impl Resource<Client> for NodeResource {
             // for the same address is the same node.
             let owner = format!("the node at {ip}");
             match reg.ips.get(&(cluster.to_owned(), ip)) {
-                Some(other) if other != name => diags.push(attr_err(
+                Some(other) if other != name => problems.push(attr_err(
                     "private_ip",
                     format!("Duplicate private_ip {ip}"),
                     format!("node {other} uses it too"),
@@ -282,7 +238,7 @@ impl Resource<Client> for NodeResource {
                 }
             }
             match reg.names.get(name) {
-                Some(other) if *other != owner => diags.push(attr_err(
+                Some(other) if *other != owner => problems.push(attr_err(
                     "name",
                     format!("Duplicate server name {name}"),
                     format!("{other} uses it too"),
@@ -293,7 +249,7 @@ impl Resource<Client> for NodeResource {
             }
             if let Some(logical) = &primary_ip {
                 match reg.primary_ips.get(&(cluster.to_owned(), logical.clone())) {
-                    Some(other) if other != name => diags.push(attr_err(
+                    Some(other) if other != name => problems.push(attr_err(
                         "primary_ip",
                         format!("Primary IP {logical:?} is already used by node {other}"),
                         "each Primary IP can serve one server",
@@ -305,7 +261,7 @@ impl Resource<Client> for NodeResource {
                 }
             }
         }
-        diags.into_result()
+        problems.into_result()
     }
 
     async fn create(
@@ -314,61 +270,29 @@ impl Resource<Client> for NodeResource {
         planned: &Value,
         config: &Value,
     ) -> Result<Value, Failure> {
-        let s = |k: &str| planned.get_str(k).unwrap_or_default().to_owned();
-        let (cluster, name, role) = (s("cluster"), s("name"), s("role"));
-        let primary_ip = planned.get_str("primary_ip");
-        let objs = cluster_objects(ctx, &cluster, primary_ip).await?;
-        let private_ip: Ipv4Addr = s("private_ip")
-            .parse()
-            .map_err(|e| attr_err("private_ip", "Invalid private_ip", format!("{e}")))?;
-        if let Some(problem) = cloud::address_problem(&objs.cidr, private_ip) {
-            return Err(attr_err("private_ip", "Invalid private_ip", problem).into());
-        }
-        let egress = match objs.primary_ip {
-            Some(_) => Egress::Public,
-            None => Egress::ViaNetwork {
-                gateway: cloud::gateway(&objs.cidr).to_string(),
-            },
-        };
-        let mut labels = naming::merged(
-            &labels_of(planned.get("labels")),
-            naming::managed(&cluster, Some(&role)),
-        );
-        labels.insert(
-            format!("k3strading.io/{}", role_label(&role)),
-            "true".into(),
-        );
-        let spec = ServerSpec {
-            name: name.clone(),
-            server_type: s("server_type"),
-            image: s("image"),
-            location: s("location"),
-            labels,
-            network: objs.network.id,
-            private_ip,
-            primary_ip: objs.primary_ip,
-            placement_group: objs.placement_group,
-            ssh_key: objs.ssh_key,
-            user_data: crate::cloud_init::render(&UserData {
-                hostname: name,
-                egress,
-            }),
-        };
-        match cloud::ensure_server(
-            ctx,
+        let spec = spec_of(planned)?;
+        let mut built = NodeBuilt::default();
+        let result = converge::node(
+            &hetzner(ctx),
             &spec,
-            timeout(config, "create", Duration::from_secs(20 * 60)),
+            timeout(config, "create", d::CREATE_TIMEOUT),
+            &mut built,
         )
-        .await
-        {
-            Ok(server) => Ok(server_state(planned.clone(), &server)),
-            Err((d, Some(id))) => {
+        .await;
+        match (result, built.server) {
+            (Ok(server), _) => Ok(server_state(planned.clone(), &server)),
+            (Err(e), Some(id)) => {
                 let mut partial = planned.clone();
                 partial.set("id", Value::from(id.to_string()));
                 partial.set("server_id", Value::int(id));
-                Err(Failure::with_partial(d, partial))
+                partial.set("ipv4_address", Value::Null);
+                partial.set(
+                    "placement_group_id",
+                    built.placement_group.map(Value::int).unwrap_or(Value::Null),
+                );
+                Err(Failure::with_partial(diag(&e, attr), partial))
             }
-            Err((d, None)) => Err(d.into()),
+            (Err(e), None) => Err(diag(&e, attr).into()),
         }
     }
 
@@ -383,12 +307,15 @@ impl Resource<Client> for NodeResource {
         let server = match ctx.client.cloud.api.server(id).await {
             Ok(s) => s,
             Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(api_diag("read the server", &e).into()),
+            Err(e) => {
+                let e = k3strading_cluster::Error::api("read the server", e);
+                return Err(diag(&e, attr).into());
+            }
         };
         let mut v = server_state(state.clone(), &server);
         v.set(
             "labels",
-            read_labels(state.get("labels"), &naming::user_part(&server.labels)),
+            read_labels(state.get("labels"), &names::user_part(&server.labels)),
         );
         Ok(Some(v))
     }
@@ -403,46 +330,24 @@ impl Resource<Client> for NodeResource {
         let id = planned
             .get_i64("server_id")
             .ok_or_else(|| Diagnostic::error("Node has no server id in state", "re-import it"))?;
-        let (cluster, role) = (
-            planned.get_str("cluster").unwrap_or_default(),
-            planned.get_str("role").unwrap_or_default(),
-        );
-        let mut labels = naming::merged(
-            &labels_of(planned.get("labels")),
-            naming::managed(cluster, Some(role)),
-        );
-        labels.insert(format!("k3strading.io/{}", role_label(role)), "true".into());
-        let server = ctx
-            .client
-            .cloud
-            .api
-            .update_server(id, None, Some(&labels))
+        let spec = spec_of(planned)?;
+        let server = converge::relabel_node(&hetzner(ctx), id, &spec)
             .await
-            .map_err(|e| api_diag("update the server labels", &e))?;
+            .map_err(|e| diag(&e, attr))?;
         Ok(server_state(planned.clone(), &server))
     }
 
     async fn delete(&self, ctx: &Ctx<'_, Client>, prior: &Value) -> Result<(), Diagnostics> {
-        let cloud = &ctx.client.cloud;
         let Some(id) = prior.get_i64("server_id") else {
             return Ok(());
         };
-        match cloud.api.delete_server(id).await {
-            Ok(a) => cloud::wait(
-                cloud,
-                &ctx.cancel,
-                &a,
-                timeout(prior, "delete", Duration::from_secs(600)),
-                "delete the server",
-            )
+        let deadline = timeout(prior, "delete", d::DELETE_TIMEOUT);
+        k3strading_cluster::server::delete(&hetzner(ctx), id, deadline)
             .await
-            .map_err(Diagnostics::from),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(api_diag("delete the server", &e).into()),
-        }
+            .map_err(|e| diag(&e, attr).into())
     }
 
     async fn import(&self, ctx: &Ctx<'_, Client>, id: &str) -> Result<Value, Diagnostics> {
-        crate::resources::import::node(ctx, id, &schema()).await
+        crate::resources::import::node(&hetzner(ctx), id, &schema()).await
     }
 }

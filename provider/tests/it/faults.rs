@@ -39,7 +39,7 @@ fn converged(tf: &Terraform, cloud: &Cloud, wd: &k3strading_e2e::Workdir, what: 
             inv.ssh_keys,
             inv.primary_ips.len()
         ),
-        (1, 1, 1, 1, 2),
+        (1, 1, 3, 1, 2),
         "{what}: {inv:?}"
     );
     cloud.assert_spec_clean();

@@ -27,7 +27,7 @@ fn daily_loop(tf: &Terraform) {
             first.placement_groups,
             first.ssh_keys
         ),
-        (1, 1, 1, 1)
+        (1, 1, 3, 1)
     );
     assert_eq!(first.primary_ips.len(), 2);
     assert!(

@@ -1,0 +1,101 @@
+//! The provider's SSH key on Hetzner, and key fingerprints as label values.
+
+use base64::Engine as _;
+use hcloud::labels::Selector;
+use hcloud::models::{Labels, SshKey};
+
+use crate::{Error, Hetzner, names};
+
+/// SHA256 fingerprint of an OpenSSH public key line, in unpadded base64url:
+/// 43 characters, a valid Hetzner label value (OpenSSH shows the same digest
+/// in standard base64 as `SHA256:...`).
+pub fn fingerprint(openssh_public_key: &str) -> Result<String, Error> {
+    let bad = |why: &str| {
+        Error::refused(
+            None,
+            "Unusable SSH public key",
+            format!("{why}; expected one OpenSSH line such as `ssh-ed25519 AAAA... comment`"),
+        )
+    };
+    let mut parts = openssh_public_key.split_whitespace();
+    let (Some(_kind), Some(b64)) = (parts.next(), parts.next()) else {
+        return Err(bad("it has fewer than two fields"));
+    };
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|_| bad("its key field is not base64"))?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &blob);
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref()))
+}
+
+/// Registers `public_key` as the cluster's key, replacing a leftover of the
+/// same name (its private half is gone with the run that made it).
+pub async fn replace(
+    hz: &Hetzner<'_>,
+    cluster: &str,
+    public_key: &str,
+    labels: &Labels,
+) -> Result<SshKey, Error> {
+    let name = names::ssh_key(cluster);
+    let mine = Selector::new().eq(names::CLUSTER, cluster);
+    for old in hz
+        .api
+        .ssh_keys(Some(&mine), Some(&name))
+        .await
+        .map_err(|e| Error::api("look up SSH keys", e))?
+    {
+        hz.api
+            .delete_ssh_key(old.id)
+            .await
+            .map_err(|e| Error::api("replace the leftover SSH key", e))?;
+    }
+    hz.api
+        .create_ssh_key(&name, public_key, labels)
+        .await
+        .map_err(|e| Error::api("create the SSH key", e))
+}
+
+/// The cluster's key, as registered by [`replace`].
+pub async fn find(hz: &Hetzner<'_>, cluster: &str) -> Result<SshKey, Error> {
+    let mine = Selector::new().eq(names::CLUSTER, cluster);
+    hz.api
+        .ssh_keys(Some(&mine), Some(&names::ssh_key(cluster)))
+        .await
+        .map_err(|e| Error::api("look up the provider's SSH key", e))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            Error::refused(
+                crate::Field::Cluster,
+                format!("Cluster {cluster} has no provider SSH key"),
+                "re-apply the cluster",
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_match_openssh_and_fit_a_label_value() {
+        // `ssh-keygen -lf` prints SHA256:GDUMq22VGPzmQ9/uRT+nhTTZ3Y5/1JMPv8E0W9MaLg0
+        // for this key; ours is the same digest in base64url.
+        let key =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFZ4QvWmbDinZiA+SN2pb4Gz5I6/EfdRc0gprI5feCS5 test";
+        let fp = fingerprint(key).unwrap();
+        assert_eq!(fp, "GDUMq22VGPzmQ9_uRT-nhTTZ3Y5_1JMPv8E0W9MaLg0");
+        assert!(
+            fp.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "{fp}"
+        );
+        let mut labels = Labels::new();
+        labels.insert(names::SSH_KEY.into(), fp.clone());
+        hcloud::labels::validate(&labels).unwrap();
+        let other = crate::secrets::SshKeyPair::generate("x").unwrap();
+        assert_ne!(fingerprint(&other.public).unwrap(), fp);
+        assert!(fingerprint("ssh-ed25519").is_err());
+        assert!(fingerprint("ssh-ed25519 !!!").is_err());
+    }
+}
