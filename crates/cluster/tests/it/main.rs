@@ -2,6 +2,14 @@
 //! at scale, adoption only of servers made with the key we hold, the server
 //! quota, and teardown by label.
 
+// Test code: failing loudly is the point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
