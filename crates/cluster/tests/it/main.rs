@@ -198,10 +198,11 @@ async fn teardown_leaves_only_the_primary_ips() {
             .iter()
             .all(|p| p.assignee_id.is_none() && p.protection.delete)
     );
-    let w = c.emu.world();
-    assert!(w.servers.is_empty() && w.networks.is_empty() && w.placement_groups.is_empty());
+    {
+        let w = c.emu.world();
+        assert!(w.servers.is_empty() && w.networks.is_empty() && w.placement_groups.is_empty());
+    }
     // Safe to repeat.
-    drop(w);
     teardown(&hz, "gone", Scope::Everything, DEADLINE)
         .await
         .unwrap();
