@@ -15,3 +15,4 @@ mod bad_config;
 mod common;
 mod faults;
 mod lifecycle;
+mod scale;
