@@ -351,3 +351,22 @@ impl Resource<Client> for NodeResource {
         crate::resources::import::node(&hetzner(ctx), id, &schema()).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_0_state_upgrades_with_an_unknown_placement_group() {
+        assert_eq!(schema().version, 1);
+        let old = serde_json::json!({
+            "id": "42", "cluster": "c", "name": "c-app-0", "role": "app",
+            "private_ip": "10.0.1.30", "primary_ip": null, "server_type": "cpx22",
+            "location": "fsn1", "image": "ubuntu-24.04", "labels": null, "taints": null,
+            "server_id": 42, "ipv4_address": null, "timeouts": null
+        });
+        let v = NodeResource.upgrade(0, &old).unwrap();
+        assert_eq!(v.get_i64("server_id"), Some(42));
+        assert_eq!(v.get("placement_group_id"), Some(&Value::Null));
+    }
+}
