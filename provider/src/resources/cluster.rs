@@ -110,7 +110,6 @@ fn schema() -> Schema {
 
 /// Writes what exists into state; what does not is null.
 fn record(state: &mut Value, built: &ClusterBuilt) {
-    let int = |id: Option<i64>| id.map(Value::int).unwrap_or(Value::Null);
     match &built.primary_ips {
         Some(ips) => {
             let ids = ips.iter().map(|(k, a)| (k.clone(), a.id)).collect();
@@ -123,10 +122,10 @@ fn record(state: &mut Value, built: &ClusterBuilt) {
             state.set("primary_ip_addresses", Value::Null);
         }
     }
-    state.set("network_id", int(built.network));
-    state.set("firewall_id", int(built.firewall));
-    state.set("placement_group_id", int(built.placement_group));
-    state.set("control_plane_id", int(built.control_plane));
+    state.set("network_id", opt_int(built.network));
+    state.set("firewall_id", opt_int(built.firewall));
+    state.set("placement_group_id", opt_int(built.placement_group));
+    state.set("control_plane_id", opt_int(built.control_plane));
     state.set(
         "control_plane_ipv4",
         built

@@ -120,6 +120,16 @@ pub fn string_set(items: &[String]) -> Value {
     Value::Set(items.iter().map(|s| Value::from(s.as_str())).collect())
 }
 
+/// A number, or null.
+pub fn opt_int(v: Option<i64>) -> Value {
+    v.map(Value::int).unwrap_or(Value::Null)
+}
+
+/// The id of a server's placement group, or null.
+pub fn placement_group_of(server: &hcloud::models::Server) -> Value {
+    opt_int(server.placement_group.as_ref().map(|g| g.id))
+}
+
 /// A string→number map value.
 pub fn id_map(m: &BTreeMap<String, i64>) -> Value {
     Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::int(*v))).collect())

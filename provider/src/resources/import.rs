@@ -126,14 +126,7 @@ pub fn cluster(name: &str, inv: &Inventory, schema: &Schema) -> Result<Value, Di
         "firewall_id",
         firewall.map(|f| Value::int(f.id)).unwrap_or(Value::Null),
     );
-    v.set(
-        "placement_group_id",
-        server
-            .placement_group
-            .as_ref()
-            .map(|g| Value::int(g.id))
-            .unwrap_or(Value::Null),
-    );
+    v.set("placement_group_id", placement_group_of(server));
     v.set("control_plane_id", Value::int(server.id));
     v.set(
         "control_plane_ipv4",
@@ -213,14 +206,7 @@ pub async fn node(hz: &Hetzner<'_>, name: &str, schema: &Schema) -> Result<Value
     );
     v.set("labels", labels_value(&names::user_part(&server.labels)));
     v.set("server_id", Value::int(server.id));
-    v.set(
-        "placement_group_id",
-        server
-            .placement_group
-            .as_ref()
-            .map(|g| Value::int(g.id))
-            .unwrap_or(Value::Null),
-    );
+    v.set("placement_group_id", placement_group_of(&server));
     v.set(
         "ipv4_address",
         server

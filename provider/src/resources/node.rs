@@ -79,14 +79,7 @@ fn spec_of(v: &Value) -> Result<NodeSpec, Diagnostic> {
 fn server_state(mut v: Value, server: &hcloud::models::Server) -> Value {
     v.set("id", Value::from(server.id.to_string()));
     v.set("server_id", Value::int(server.id));
-    v.set(
-        "placement_group_id",
-        server
-            .placement_group
-            .as_ref()
-            .map(|g| Value::int(g.id))
-            .unwrap_or(Value::Null),
-    );
+    v.set("placement_group_id", placement_group_of(server));
     v.set(
         "ipv4_address",
         server
@@ -286,10 +279,7 @@ impl Resource<Client> for NodeResource {
                 partial.set("id", Value::from(id.to_string()));
                 partial.set("server_id", Value::int(id));
                 partial.set("ipv4_address", Value::Null);
-                partial.set(
-                    "placement_group_id",
-                    built.placement_group.map(Value::int).unwrap_or(Value::Null),
-                );
+                partial.set("placement_group_id", opt_int(built.placement_group));
                 Err(Failure::with_partial(diag(&e, attr), partial))
             }
             (Err(e), None) => Err(diag(&e, attr).into()),
