@@ -202,14 +202,6 @@ impl Client {
         .retry_locked();
         self.call(req, "action").await
     }
-    /// Detaches from a network.
-    pub async fn detach_from_network(&self, id: Id, network: Id) -> Result<Action, Error> {
-        self.act(
-            format!("/servers/{id}/actions/detach_from_network"),
-            json!({ "network": network }),
-        )
-        .await
-    }
 
     // ---- primary IPs
 
@@ -270,14 +262,6 @@ impl Client {
     pub async fn delete_primary_ip(&self, id: Id) -> Result<(), Error> {
         self.delete_plain(format!("/primary_ips/{id}")).await
     }
-    /// Assigns to a (stopped) server.
-    pub async fn assign_primary_ip(&self, id: Id, server: Id) -> Result<Action, Error> {
-        self.act(
-            format!("/primary_ips/{id}/actions/assign"),
-            json!({ "assignee_id": server, "assignee_type": "server" }),
-        )
-        .await
-    }
     /// Unassigns from its (stopped) server.
     pub async fn unassign_primary_ip(&self, id: Id) -> Result<Action, Error> {
         self.call(
@@ -315,10 +299,6 @@ impl Client {
         self.call(Req::new(Method::POST, "/networks").body(body), "network")
             .await
     }
-    /// One network.
-    pub async fn network(&self, id: Id) -> Result<Network, Error> {
-        self.get_one(format!("/networks/{id}"), "network").await
-    }
     /// Networks matching `selector` and/or `name`.
     pub async fn networks(
         &self,
@@ -346,14 +326,6 @@ impl Client {
         self.act(
             format!("/networks/{id}/actions/add_route"),
             json!({ "destination": destination, "gateway": gateway }),
-        )
-        .await
-    }
-    /// Adds a cloud subnet.
-    pub async fn add_subnet(&self, id: Id, ip_range: &str, zone: &str) -> Result<Action, Error> {
-        self.act(
-            format!("/networks/{id}/actions/add_subnet"),
-            json!({ "type": "cloud", "ip_range": ip_range, "network_zone": zone }),
         )
         .await
     }

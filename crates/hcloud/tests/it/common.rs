@@ -1,10 +1,15 @@
-//! Loopback servers and a client with short backoffs.
+//! An in-process local cloud on a loopback socket and a client with short
+//! backoffs.
 
 use std::time::Duration;
 
 use hcloud::{Client, Config, PollPolicy, RetryPolicy, Token};
+use hcloud_emulator::{Emu, Options, Shared, app};
 
 pub const TOKEN: &str = "hcloud-it-token-91c2";
+
+/// Waits this long at most for any action.
+pub const ACTION_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Serves `router` on a fresh loopback port; returns `http://127.0.0.1:PORT`.
 pub async fn serve(router: axum::Router) -> String {
@@ -12,6 +17,13 @@ pub async fn serve(router: axum::Router) -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
     format!("http://{addr}")
+}
+
+/// A local cloud and a client for it.
+pub async fn cloud() -> (Emu, Client) {
+    let emu = Shared::new(Options::new(TOKEN)).unwrap();
+    let base = serve(app(emu.clone())).await;
+    (emu, client(&format!("{base}/v1")))
 }
 
 /// A client with millisecond backoffs and polls.
