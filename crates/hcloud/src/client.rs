@@ -171,6 +171,13 @@ impl Req {
         self.body = Some(v);
         self
     }
+    /// Sets the body from a typed value.
+    pub fn json(self, body: &impl serde::Serialize) -> Result<Req, Error> {
+        let v = serde_json::to_value(body).map_err(|e| {
+            Error::Invalid(format!("{} {}: request body: {e}", self.method, self.path))
+        })?;
+        Ok(self.body(v))
+    }
     /// Adds a query pair.
     pub fn query(mut self, k: &str, v: impl ToString) -> Req {
         self.query.push((k.to_owned(), v.to_string()));
