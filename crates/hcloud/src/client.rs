@@ -12,7 +12,8 @@ use serde_json::Value;
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, Error, ErrorCode};
 
-/// The API token. Its `Debug` never shows the secret.
+/// The API token: the one place that holds it. Its `Debug` never shows the
+/// secret, and it has no `Display`.
 #[derive(Clone)]
 pub struct Token(String);
 
@@ -20,6 +21,11 @@ impl Token {
     /// Wraps a token.
     pub fn new(t: impl Into<String>) -> Token {
         Token(t.into())
+    }
+
+    /// The secret itself, for code that must send or compare it. Never log it.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
     }
 }
 
@@ -350,7 +356,7 @@ impl Client {
                 .inner
                 .http
                 .request(req.method.clone(), &url)
-                .bearer_auth(&self.inner.cfg.token.0)
+                .bearer_auth(self.inner.cfg.token.expose_secret())
                 .query(&req.query);
             if let Some(b) = &req.body {
                 rb = rb
