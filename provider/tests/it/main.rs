@@ -13,5 +13,6 @@
 
 mod bad_config;
 mod common;
+mod endpoint;
 mod faults;
 mod lifecycle;
