@@ -22,8 +22,8 @@ pub fn schema() -> Schema {
             Attribute::string("endpoint")
                 .optional()
                 .validate(|v| match v.as_str() {
-                    Some(s) if s.starts_with("http://") || s.starts_with("https://") => Ok(()),
-                    _ => Err("must be an http:// or https:// URL".to_owned()),
+                    Some(s) => hcloud::Endpoint::parse(s).map(|_| ()).map_err(|e| e.to_string()),
+                    None => Ok(()),
                 })
                 .describe(
                     "Hetzner Cloud API URL. Defaults to `HCLOUD_ENDPOINT`, then to `https://api.hetzner.cloud/v1`. \
@@ -45,27 +45,16 @@ pub fn schema() -> Schema {
 }
 
 /// Settings resolved from the provider block and the environment.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Settings {
-    /// API token; never printed.
-    pub token: String,
-    /// API base URL.
-    pub endpoint: String,
+    /// API token; its `Debug` is redacted.
+    pub token: hcloud::Token,
+    /// API base URL, already checked (https, or http on loopback).
+    pub endpoint: hcloud::Endpoint,
     /// First action poll interval.
     pub poll_interval: Duration,
     /// Retry budget for transient errors.
     pub max_retries: u32,
-}
-
-impl std::fmt::Debug for Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field("token", &"(redacted)")
-            .field("endpoint", &self.endpoint)
-            .field("poll_interval", &self.poll_interval)
-            .field("max_retries", &self.max_retries)
-            .finish()
-    }
 }
 
 /// Resolves settings from configuration, falling back to `env` (a lookup
@@ -101,26 +90,33 @@ pub fn resolve(
             .at_attr("token"),
         );
     }
-    let endpoint = config
-        .get_str("endpoint")
-        .map(str::to_owned)
-        .or_else(|| env("HCLOUD_ENDPOINT").filter(|e| !e.is_empty()))
-        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
-    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-        diags.push(
-            Diagnostic::error(
-                "Invalid Hetzner Cloud endpoint",
-                format!("{endpoint:?} is not an http(s) URL (from HCLOUD_ENDPOINT)"),
-            )
-            .at_attr("endpoint"),
-        );
-    }
+    let (endpoint_text, source) = match config.get_str("endpoint") {
+        Some(e) => (e.to_owned(), "the provider block"),
+        None => match env("HCLOUD_ENDPOINT").filter(|e| !e.is_empty()) {
+            Some(e) => (e, "HCLOUD_ENDPOINT"),
+            None => (DEFAULT_ENDPOINT.to_owned(), "the default"),
+        },
+    };
+    let endpoint = hcloud::Endpoint::parse(&endpoint_text).map_err(|e| {
+        Diagnostic::error(
+            "Invalid Hetzner Cloud endpoint",
+            format!("{e} (from {source}). Nothing was sent to it."),
+        )
+        .at_attr("endpoint")
+    });
     let poll = config.get_i64("poll_interval_ms").unwrap_or(500);
     let retries = config.get_i64("max_retries").unwrap_or(5);
+    let endpoint = match endpoint {
+        Ok(e) => e,
+        Err(d) => {
+            diags.push(d);
+            return Err(diags);
+        }
+    };
     diags.into_result()?;
     Ok(Settings {
-        token,
-        endpoint: endpoint.trim_end_matches('/').to_owned(),
+        token: hcloud::Token::new(token),
+        endpoint,
         poll_interval: Duration::from_millis(u64::try_from(poll).unwrap_or(500)),
         max_retries: u32::try_from(retries).unwrap_or(5),
     })
@@ -143,12 +139,16 @@ mod tests {
         None
     }
 
+    fn env_endpoint(url: &'static str) -> impl Fn(&str) -> Option<String> {
+        move |k: &str| (k == "HCLOUD_ENDPOINT").then(|| url.to_owned())
+    }
+
     #[test]
     fn token_falls_back_to_hcloud_token_and_endpoint_to_hetzner() {
         let env = |k: &str| (k == "HCLOUD_TOKEN").then(|| "from-env".to_owned());
         let s = resolve(&config(Value::Null, Value::Null), env).unwrap();
-        assert_eq!(s.token, "from-env");
-        assert_eq!(s.endpoint, DEFAULT_ENDPOINT);
+        assert_eq!(s.token.expose_secret(), "from-env");
+        assert_eq!(s.endpoint.as_str(), DEFAULT_ENDPOINT);
         assert_eq!(s.max_retries, 5);
     }
 
@@ -156,8 +156,8 @@ mod tests {
     fn configuration_wins_over_environment() {
         let env = |_: &str| Some("env".to_owned());
         let s = resolve(&config("cfg".into(), "http://127.0.0.1:9/v1/".into()), env).unwrap();
-        assert_eq!(s.token, "cfg");
-        assert_eq!(s.endpoint, "http://127.0.0.1:9/v1");
+        assert_eq!(s.token.expose_secret(), "cfg");
+        assert_eq!(s.endpoint.as_str(), "http://127.0.0.1:9/v1");
     }
 
     #[test]
@@ -170,8 +170,52 @@ mod tests {
 
     #[test]
     fn bad_endpoint_from_environment_is_rejected() {
-        let env = |k: &str| (k == "HCLOUD_ENDPOINT").then(|| "ftp://x".to_owned());
-        let err = resolve(&config("t".into(), Value::Null), env).unwrap_err();
-        assert!(err.to_string().contains("ftp://x"), "{err}");
+        let err = resolve(&config("t".into(), Value::Null), env_endpoint("ftp://x")).unwrap_err();
+        assert!(err.to_string().contains("ftp://"), "{err}");
+        assert!(err.to_string().contains("https://"), "{err}");
+    }
+
+    #[test]
+    fn plain_http_off_loopback_is_refused_at_the_endpoint_attribute_naming_https() {
+        let insecure = "http://api.example.invalid/v1";
+        let from_env = resolve(&config("t".into(), Value::Null), env_endpoint(insecure));
+        let from_block = resolve(&config("t".into(), insecure.into()), no_env);
+        for (err, source) in [
+            (from_env.unwrap_err(), "HCLOUD_ENDPOINT"),
+            (from_block.unwrap_err(), "the provider block"),
+        ] {
+            assert_eq!(err.0.len(), 1, "{err}");
+            let d = &err.0[0];
+            assert_eq!(d.path, Some(tfplug::AttrPath::attr("endpoint")));
+            let text = err.to_string();
+            assert!(text.contains("must use https://"), "{text}");
+            assert!(text.contains(source), "{text}");
+            assert!(text.contains("http://api.example.invalid"), "{text}");
+        }
+        for loopback in [
+            "http://127.0.0.1:8080/v1",
+            "http://localhost/v1",
+            "http://[::1]:1/v1",
+        ] {
+            let s = resolve(&config("t".into(), loopback.into()), no_env).unwrap();
+            assert!(s.endpoint.is_loopback(), "{loopback}");
+        }
+    }
+
+    #[test]
+    fn the_endpoint_attribute_is_checked_at_validate_when_known() {
+        let block = schema().block;
+        let diags = tfplug::invariants::validate_config(
+            &block,
+            &config(Value::Null, "http://api.example.invalid/v1".into()),
+        );
+        assert_eq!(diags.0.len(), 1, "{diags}");
+        assert_eq!(diags.0[0].path, Some(tfplug::AttrPath::attr("endpoint")));
+        assert!(diags.to_string().contains("must use https://"), "{diags}");
+        for fine in ["https://api.hetzner.cloud/v1", "http://127.0.0.1:9/v1"] {
+            let diags =
+                tfplug::invariants::validate_config(&block, &config(Value::Null, fine.into()));
+            assert!(diags.0.is_empty(), "{fine}: {diags}");
+        }
     }
 }

@@ -51,17 +51,21 @@ impl tfplug::Provider for K3sTrading {
         config: &Value,
         terraform_version: &str,
     ) -> Result<Client, Diagnostics> {
+        // resolve() refuses an endpoint that is not https (http only on
+        // loopback), so no client exists and nothing is sent for it.
         let settings = config::resolve(config, |k| std::env::var(k).ok())?;
-        let mut cfg = hcloud::Config::new(
-            &settings.endpoint,
-            hcloud::Token::new(settings.token.clone()),
-        );
+        let mut cfg = hcloud::Config::new(settings.endpoint.as_str(), settings.token.clone());
         cfg.retry.max_tries = settings.max_retries + 1;
         cfg.poll.initial = settings.poll_interval;
         let api = hcloud::Client::new(cfg).map_err(|e| {
-            tfplug::Diagnostic::error("Could not set up the Hetzner client", e.to_string())
+            let d = tfplug::Diagnostic::error("Could not set up the Hetzner client", e.to_string());
+            match e {
+                hcloud::Error::Endpoint(_) => d.at_attr("endpoint"),
+                _ => d,
+            }
         })?;
-        tracing::info!(endpoint = %settings.endpoint, %terraform_version, "provider configured");
+        // Scheme, host and port only: no path, query or credentials in logs.
+        tracing::info!(endpoint = %settings.endpoint.origin(), %terraform_version, "provider configured");
         Ok(Client {
             settings,
             cloud: cloud::Cloud::new(api),

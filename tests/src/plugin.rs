@@ -13,6 +13,7 @@ use anyhow::{Context as _, Result, bail};
 use base64::Engine as _;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use tfplug::proto::plugin::grpc_controller_client::GrpcControllerClient;
 use tfplug::proto::tfplugin6::provider_client::ProviderClient;
 
@@ -37,6 +38,21 @@ impl ClientIdentity {
             cert_der: cert.der().to_vec(),
             key_der: key.serialize_der(),
         })
+    }
+
+    /// The same certificate (identical DER) with `other`'s private key: a
+    /// client that can show this certificate but cannot sign for it.
+    pub fn with_key_of(&self, other: &ClientIdentity) -> ClientIdentity {
+        ClientIdentity {
+            cert_pem: self.cert_pem.clone(),
+            cert_der: self.cert_der.clone(),
+            key_der: other.key_der.clone(),
+        }
+    }
+
+    /// The certificate, DER-encoded.
+    pub fn cert_der(&self) -> &[u8] {
+        &self.cert_der
     }
 }
 
@@ -99,6 +115,25 @@ impl Plugin {
             .max_decoding_message_size(tfplug::server::MAX_MESSAGE_BYTES))
     }
 
+    /// Completes a TLS handshake presenting `id` (or no certificate) and
+    /// waits for the server's first HTTP/2 bytes. When the server refuses the
+    /// client, the error carries its TLS alert (e.g. `DecryptError` for a
+    /// handshake signature that does not verify).
+    pub async fn tls_answer(&self, id: Option<&ClientIdentity>) -> Result<()> {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut tls = tls(self.addr, &self.server_cert, id).await?;
+        tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await?;
+        tls.flush().await?;
+        let mut first = [0u8; 9];
+        let n = tokio::time::timeout(Duration::from_secs(10), tls.read(&mut first))
+            .await
+            .context("no answer within 10 s")??;
+        if n == 0 {
+            bail!("the server closed the connection without an answer");
+        }
+        Ok(())
+    }
+
     /// Opens a connection for go-plugin's controller service.
     pub async fn controller(
         &self,
@@ -142,12 +177,13 @@ impl tower::Service<http::Request<tonic::body::Body>> for ClientService {
     }
 }
 
-async fn connect(
+async fn tls(
     addr: SocketAddr,
     server_cert: &[u8],
     id: Option<&ClientIdentity>,
-) -> Result<ClientService> {
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let key_provider = provider.key_provider;
     let verifier = Arc::new(PinnedServer {
         cert: server_cert.to_vec(),
         algs: provider.signature_verification_algorithms,
@@ -156,19 +192,32 @@ async fn connect(
         .with_safe_default_protocol_versions()?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
+    // Certificate and key are paired without rustls' consistency check, so a
+    // mismatched pair (see `with_key_of`) reaches the server as it is.
     let mut cfg = match id {
-        Some(id) => builder.with_client_auth_cert(
-            vec![CertificateDer::from(id.cert_der.clone())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(id.key_der.clone())),
-        )?,
+        Some(id) => {
+            let key = key_provider.load_private_key(PrivateKeyDer::Pkcs8(
+                PrivatePkcs8KeyDer::from(id.key_der.clone()),
+            ))?;
+            let certified = CertifiedKey::new(vec![CertificateDer::from(id.cert_der.clone())], key);
+            builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(certified)))
+        }
         None => builder.with_no_client_auth(),
     };
     cfg.alpn_protocols = vec![b"h2".to_vec()];
     let tcp = tokio::net::TcpStream::connect(addr).await?;
     tcp.set_nodelay(true)?;
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(cfg))
         .connect(ServerName::try_from("localhost")?, tcp)
-        .await?;
+        .await?)
+}
+
+async fn connect(
+    addr: SocketAddr,
+    server_cert: &[u8],
+    id: Option<&ClientIdentity>,
+) -> Result<ClientService> {
+    let tls = tls(addr, server_cert, id).await?;
     let (send, conn) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls)).await?;
     tokio::spawn(conn);

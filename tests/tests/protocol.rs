@@ -75,6 +75,37 @@ async fn a_client_with_another_certificate_or_none_is_refused() {
 }
 
 #[tokio::test]
+async fn the_announced_certificate_signed_with_another_key_is_refused() {
+    let (plugin, announced) = start();
+    let impostor = announced.with_key_of(&ClientIdentity::generate().unwrap());
+    assert_eq!(impostor.cert_der(), announced.cert_der());
+
+    // Positive control, same code path: the announced certificate with its own key.
+    let mut c = plugin.connect(Some(&announced)).await.unwrap();
+    c.get_provider_schema(pb::get_provider_schema::Request {})
+        .await
+        .unwrap();
+
+    // With TLS 1.3 the client learns of the refusal on its first request.
+    let outcome = async {
+        let mut c = plugin.connect(Some(&impostor)).await?;
+        c.get_provider_schema(pb::get_provider_schema::Request {})
+            .await?;
+        anyhow::Ok(())
+    }
+    .await;
+    assert!(
+        outcome.is_err(),
+        "a handshake signed with another key was accepted"
+    );
+    // The refusal comes from the signature check: the server's alert is
+    // decrypt_error, and the same probe with the right key gets an answer.
+    let alert = plugin.tls_answer(Some(&impostor)).await.unwrap_err();
+    assert!(alert.to_string().contains("DecryptError"), "{alert:#}");
+    plugin.tls_answer(Some(&announced)).await.unwrap();
+}
+
+#[tokio::test]
 async fn stop_provider_cancels_but_keeps_the_server_running() {
     let (mut plugin, id) = start();
     let mut client = plugin.connect(Some(&id)).await.unwrap();

@@ -5,7 +5,6 @@ use std::future::Future;
 
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::client::{Client, Req};
 use crate::error::{Error, ErrorCode};
@@ -74,6 +73,115 @@ pub struct CreatedServer {
     pub next_actions: Vec<Action>,
 }
 
+// Request bodies. Optional fields are left out rather than sent as null,
+// which the API would read as "clear this".
+
+/// `PUT /servers/{id}`.
+#[derive(Debug, Serialize)]
+struct UpdateServer<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    labels: Option<&'a Labels>,
+}
+
+/// `POST /servers/{id}/actions/attach_to_network`.
+#[derive(Debug, Serialize)]
+struct AttachToNetwork<'a> {
+    network: Id,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ip: Option<&'a str>,
+}
+
+/// `POST /primary_ips`.
+#[derive(Debug, Serialize)]
+struct CreatePrimaryIp<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    location: &'a str,
+    auto_delete: bool,
+    labels: &'a Labels,
+}
+
+/// `PUT /primary_ips/{id}`.
+#[derive(Debug, Serialize)]
+struct UpdatePrimaryIp<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    labels: Option<&'a Labels>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auto_delete: Option<bool>,
+}
+
+/// `POST /{resource}/{id}/actions/change_protection`.
+#[derive(Debug, Serialize)]
+struct ChangeProtection {
+    delete: bool,
+}
+
+/// `POST /networks`.
+#[derive(Debug, Serialize)]
+struct CreateNetwork<'a> {
+    name: &'a str,
+    ip_range: &'a str,
+    labels: &'a Labels,
+    subnets: [NewSubnet<'a>; 1],
+}
+
+/// A subnet in `POST /networks`.
+#[derive(Debug, Serialize)]
+struct NewSubnet<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    ip_range: &'a str,
+    network_zone: &'a str,
+}
+
+/// `POST /networks/{id}/actions/add_route`.
+#[derive(Debug, Serialize)]
+struct AddRoute<'a> {
+    destination: &'a str,
+    gateway: &'a str,
+}
+
+/// `POST /firewalls`.
+#[derive(Debug, Serialize)]
+struct CreateFirewall<'a> {
+    name: &'a str,
+    labels: &'a Labels,
+    rules: &'a [FirewallRule],
+    apply_to: &'a [FirewallTarget],
+}
+
+/// `POST /firewalls/{id}/actions/set_rules`.
+#[derive(Debug, Serialize)]
+struct SetRules<'a> {
+    rules: &'a [FirewallRule],
+}
+
+/// `POST /firewalls/{id}/actions/remove_from_resources`.
+#[derive(Debug, Serialize)]
+struct RemoveFrom<'a> {
+    remove_from: &'a [FirewallTarget],
+}
+
+/// `POST /ssh_keys`.
+#[derive(Debug, Serialize)]
+struct CreateSshKey<'a> {
+    name: &'a str,
+    public_key: &'a str,
+    labels: &'a Labels,
+}
+
+/// `POST /placement_groups`.
+#[derive(Debug, Serialize)]
+struct CreatePlacementGroup<'a> {
+    name: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    labels: &'a Labels,
+}
+
 impl Client {
     async fn get_one<T: serde::de::DeserializeOwned>(
         &self,
@@ -83,8 +191,8 @@ impl Client {
         self.call(Req::new(Method::GET, path), key).await
     }
 
-    async fn act(&self, path: String, body: Value) -> Result<Action, Error> {
-        self.call(Req::new(Method::POST, path).body(body), "action")
+    async fn act(&self, path: String, body: &impl Serialize) -> Result<Action, Error> {
+        self.call(Req::new(Method::POST, path).json(body)?, "action")
             .await
     }
 
@@ -111,7 +219,7 @@ impl Client {
     /// Creates a server (not retried on ambiguous failures; see [`Client::create_or_adopt`]).
     pub async fn create_server(&self, body: &CreateServer) -> Result<CreatedServer, Error> {
         let v = self
-            .send(Req::new(Method::POST, "/servers").body(json!(body)))
+            .send(Req::new(Method::POST, "/servers").json(body)?)
             .await?;
         serde_json::from_value(v).map_err(|e| Error::Decode {
             method: "POST".into(),
@@ -140,15 +248,9 @@ impl Client {
         name: Option<&str>,
         labels: Option<&Labels>,
     ) -> Result<Server, Error> {
-        let mut body = serde_json::Map::new();
-        if let Some(n) = name {
-            body.insert("name".into(), json!(n));
-        }
-        if let Some(l) = labels {
-            body.insert("labels".into(), json!(l));
-        }
+        let body = UpdateServer { name, labels };
         self.call(
-            Req::new(Method::PUT, format!("/servers/{id}")).body(Value::Object(body)),
+            Req::new(Method::PUT, format!("/servers/{id}")).json(&body)?,
             "server",
         )
         .await
@@ -190,25 +292,13 @@ impl Client {
         network: Id,
         ip: Option<&str>,
     ) -> Result<Action, Error> {
-        let body = match ip {
-            Some(ip) => json!({ "network": network, "ip": ip }),
-            None => json!({ "network": network }),
-        };
         let req = Req::new(
             Method::POST,
             format!("/servers/{id}/actions/attach_to_network"),
         )
-        .body(body)
+        .json(&AttachToNetwork { network, ip })?
         .retry_locked();
         self.call(req, "action").await
-    }
-    /// Detaches from a network.
-    pub async fn detach_from_network(&self, id: Id, network: Id) -> Result<Action, Error> {
-        self.act(
-            format!("/servers/{id}/actions/detach_from_network"),
-            json!({ "network": network }),
-        )
-        .await
     }
 
     // ---- primary IPs
@@ -221,9 +311,15 @@ impl Client {
         auto_delete: bool,
         labels: &Labels,
     ) -> Result<PrimaryIp, Error> {
-        let body = json!({ "name": name, "type": "ipv4", "location": location, "auto_delete": auto_delete, "labels": labels });
+        let body = CreatePrimaryIp {
+            name,
+            kind: "ipv4",
+            location,
+            auto_delete,
+            labels,
+        };
         self.call(
-            Req::new(Method::POST, "/primary_ips").body(body),
+            Req::new(Method::POST, "/primary_ips").json(&body)?,
             "primary_ip",
         )
         .await
@@ -253,15 +349,12 @@ impl Client {
         labels: Option<&Labels>,
         auto_delete: Option<bool>,
     ) -> Result<PrimaryIp, Error> {
-        let mut body = serde_json::Map::new();
-        if let Some(l) = labels {
-            body.insert("labels".into(), json!(l));
-        }
-        if let Some(a) = auto_delete {
-            body.insert("auto_delete".into(), json!(a));
-        }
+        let body = UpdatePrimaryIp {
+            labels,
+            auto_delete,
+        };
         self.call(
-            Req::new(Method::PUT, format!("/primary_ips/{id}")).body(Value::Object(body)),
+            Req::new(Method::PUT, format!("/primary_ips/{id}")).json(&body)?,
             "primary_ip",
         )
         .await
@@ -269,14 +362,6 @@ impl Client {
     /// Deletes a Primary IP.
     pub async fn delete_primary_ip(&self, id: Id) -> Result<(), Error> {
         self.delete_plain(format!("/primary_ips/{id}")).await
-    }
-    /// Assigns to a (stopped) server.
-    pub async fn assign_primary_ip(&self, id: Id, server: Id) -> Result<Action, Error> {
-        self.act(
-            format!("/primary_ips/{id}/actions/assign"),
-            json!({ "assignee_id": server, "assignee_type": "server" }),
-        )
-        .await
     }
     /// Unassigns from its (stopped) server.
     pub async fn unassign_primary_ip(&self, id: Id) -> Result<Action, Error> {
@@ -292,7 +377,7 @@ impl Client {
             Method::POST,
             format!("/primary_ips/{id}/actions/change_protection"),
         )
-        .body(json!({ "delete": delete }))
+        .json(&ChangeProtection { delete })?
         .idempotent();
         self.call(req, "action").await
     }
@@ -308,16 +393,18 @@ impl Client {
         zone: &str,
         labels: &Labels,
     ) -> Result<Network, Error> {
-        let body = json!({
-            "name": name, "ip_range": ip_range, "labels": labels,
-            "subnets": [{ "type": "cloud", "ip_range": subnet, "network_zone": zone }],
-        });
-        self.call(Req::new(Method::POST, "/networks").body(body), "network")
+        let body = CreateNetwork {
+            name,
+            ip_range,
+            labels,
+            subnets: [NewSubnet {
+                kind: "cloud",
+                ip_range: subnet,
+                network_zone: zone,
+            }],
+        };
+        self.call(Req::new(Method::POST, "/networks").json(&body)?, "network")
             .await
-    }
-    /// One network.
-    pub async fn network(&self, id: Id) -> Result<Network, Error> {
-        self.get_one(format!("/networks/{id}"), "network").await
     }
     /// Networks matching `selector` and/or `name`.
     pub async fn networks(
@@ -345,15 +432,10 @@ impl Client {
     ) -> Result<Action, Error> {
         self.act(
             format!("/networks/{id}/actions/add_route"),
-            json!({ "destination": destination, "gateway": gateway }),
-        )
-        .await
-    }
-    /// Adds a cloud subnet.
-    pub async fn add_subnet(&self, id: Id, ip_range: &str, zone: &str) -> Result<Action, Error> {
-        self.act(
-            format!("/networks/{id}/actions/add_subnet"),
-            json!({ "type": "cloud", "ip_range": ip_range, "network_zone": zone }),
+            &AddRoute {
+                destination,
+                gateway,
+            },
         )
         .await
     }
@@ -368,9 +450,17 @@ impl Client {
         rules: &[FirewallRule],
         apply_to: &[FirewallTarget],
     ) -> Result<Firewall, Error> {
-        let body = json!({ "name": name, "labels": labels, "rules": rules, "apply_to": apply_to });
-        self.call(Req::new(Method::POST, "/firewalls").body(body), "firewall")
-            .await
+        let body = CreateFirewall {
+            name,
+            labels,
+            rules,
+            apply_to,
+        };
+        self.call(
+            Req::new(Method::POST, "/firewalls").json(&body)?,
+            "firewall",
+        )
+        .await
     }
     /// Firewalls matching `selector` and/or `name`.
     pub async fn firewalls(
@@ -393,7 +483,7 @@ impl Client {
     ) -> Result<Vec<Action>, Error> {
         self.call(
             Req::new(Method::POST, format!("/firewalls/{id}/actions/set_rules"))
-                .body(json!({ "rules": rules }))
+                .json(&SetRules { rules })?
                 .idempotent(),
             "actions",
         )
@@ -416,7 +506,9 @@ impl Client {
             Method::POST,
             format!("/firewalls/{id}/actions/remove_from_resources"),
         )
-        .body(json!({ "remove_from": clean }));
+        .json(&RemoveFrom {
+            remove_from: &clean,
+        })?;
         self.call(req, "actions").await
     }
     /// Deletes a firewall.
@@ -430,8 +522,12 @@ impl Client {
         public_key: &str,
         labels: &Labels,
     ) -> Result<SshKey, Error> {
-        let body = json!({ "name": name, "public_key": public_key, "labels": labels });
-        self.call(Req::new(Method::POST, "/ssh_keys").body(body), "ssh_key")
+        let body = CreateSshKey {
+            name,
+            public_key,
+            labels,
+        };
+        self.call(Req::new(Method::POST, "/ssh_keys").json(&body)?, "ssh_key")
             .await
     }
     /// SSH keys matching `selector` and/or `name`.
@@ -457,9 +553,13 @@ impl Client {
         name: &str,
         labels: &Labels,
     ) -> Result<PlacementGroup, Error> {
-        let body = json!({ "name": name, "type": "spread", "labels": labels });
+        let body = CreatePlacementGroup {
+            name,
+            kind: "spread",
+            labels,
+        };
         self.call(
-            Req::new(Method::POST, "/placement_groups").body(body),
+            Req::new(Method::POST, "/placement_groups").json(&body)?,
             "placement_group",
         )
         .await
@@ -530,5 +630,131 @@ impl Client {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn wire(body: &impl Serialize) -> Value {
+        serde_json::to_value(body).unwrap()
+    }
+
+    fn labels() -> Labels {
+        Labels::from([("k3strading.io/cluster".to_owned(), "dev".to_owned())])
+    }
+
+    #[test]
+    fn create_bodies_carry_the_documented_fields() {
+        let l = labels();
+        assert_eq!(
+            wire(&CreatePrimaryIp {
+                name: "ip-0",
+                kind: "ipv4",
+                location: "fsn1",
+                auto_delete: false,
+                labels: &l,
+            }),
+            json!({ "name": "ip-0", "type": "ipv4", "location": "fsn1", "auto_delete": false,
+                    "labels": { "k3strading.io/cluster": "dev" } })
+        );
+        assert_eq!(
+            wire(&CreateNetwork {
+                name: "net",
+                ip_range: "10.0.0.0/16",
+                labels: &l,
+                subnets: [NewSubnet {
+                    kind: "cloud",
+                    ip_range: "10.0.1.0/24",
+                    network_zone: "eu-central",
+                }],
+            }),
+            json!({ "name": "net", "ip_range": "10.0.0.0/16",
+                    "labels": { "k3strading.io/cluster": "dev" },
+                    "subnets": [{ "type": "cloud", "ip_range": "10.0.1.0/24", "network_zone": "eu-central" }] })
+        );
+        assert_eq!(
+            wire(&CreatePlacementGroup {
+                name: "pg",
+                kind: "spread",
+                labels: &l,
+            }),
+            json!({ "name": "pg", "type": "spread", "labels": { "k3strading.io/cluster": "dev" } })
+        );
+    }
+
+    #[test]
+    fn optional_fields_are_left_out_not_sent_as_null() {
+        assert_eq!(
+            wire(&AttachToNetwork {
+                network: 7,
+                ip: Some("10.0.1.10"),
+            }),
+            json!({ "network": 7, "ip": "10.0.1.10" })
+        );
+        assert_eq!(
+            wire(&AttachToNetwork {
+                network: 7,
+                ip: None
+            }),
+            json!({ "network": 7 })
+        );
+        let l = labels();
+        assert_eq!(
+            wire(&UpdateServer {
+                name: None,
+                labels: Some(&l),
+            }),
+            json!({ "labels": { "k3strading.io/cluster": "dev" } })
+        );
+        assert_eq!(
+            wire(&UpdatePrimaryIp {
+                labels: None,
+                auto_delete: Some(false),
+            }),
+            json!({ "auto_delete": false })
+        );
+    }
+
+    #[test]
+    fn firewall_bodies_nest_rules_and_targets() {
+        let rules = [FirewallRule {
+            direction: "in".into(),
+            protocol: "tcp".into(),
+            port: Some("22".into()),
+            source_ips: vec!["203.0.113.0/24".into()],
+            ..FirewallRule::default()
+        }];
+        let targets = [FirewallTarget::selector("k3strading.io/cluster=dev")];
+        let rule = json!({ "direction": "in", "protocol": "tcp", "port": "22",
+                           "source_ips": ["203.0.113.0/24"], "destination_ips": [], "description": null });
+        let target = json!({ "type": "label_selector",
+                             "label_selector": { "selector": "k3strading.io/cluster=dev" } });
+        assert_eq!(
+            wire(&CreateFirewall {
+                name: "fw",
+                labels: &Labels::new(),
+                rules: &rules,
+                apply_to: &targets,
+            }),
+            json!({ "name": "fw", "labels": {}, "rules": [rule], "apply_to": [target] })
+        );
+        assert_eq!(
+            wire(&SetRules { rules: &rules }),
+            json!({ "rules": [rule] })
+        );
+        assert_eq!(
+            wire(&RemoveFrom {
+                remove_from: &targets
+            }),
+            json!({ "remove_from": [target] })
+        );
+        assert_eq!(
+            wire(&ChangeProtection { delete: true }),
+            json!({ "delete": true })
+        );
     }
 }

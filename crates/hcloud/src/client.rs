@@ -9,9 +9,11 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::endpoint::Endpoint;
 use crate::error::{ApiError, Error, ErrorCode};
 
-/// The API token. Its `Debug` never shows the secret.
+/// The API token: the one place that holds it. Its `Debug` never shows the
+/// secret, and it has no `Display`.
 #[derive(Clone)]
 pub struct Token(String);
 
@@ -19,6 +21,11 @@ impl Token {
     /// Wraps a token.
     pub fn new(t: impl Into<String>) -> Token {
         Token(t.into())
+    }
+
+    /// The secret itself, for code that must send or compare it. Never log it.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
     }
 }
 
@@ -86,7 +93,8 @@ impl Default for PollPolicy {
 /// Client settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// API base URL, e.g. `https://api.hetzner.cloud/v1`.
+    /// API base URL, e.g. `https://api.hetzner.cloud/v1`. Checked by
+    /// [`Client::new`]: see [`Endpoint`].
     pub endpoint: String,
     /// Token.
     pub token: Token,
@@ -121,6 +129,7 @@ struct RateState {
 #[derive(Debug)]
 struct Inner {
     http: reqwest::Client,
+    endpoint: Endpoint,
     cfg: Config,
     rate: Mutex<RateState>,
     counters: Mutex<BTreeMap<String, u64>>,
@@ -167,6 +176,13 @@ impl Req {
     pub fn body(mut self, v: Value) -> Req {
         self.body = Some(v);
         self
+    }
+    /// Sets the body from a typed value.
+    pub fn json(self, body: &impl serde::Serialize) -> Result<Req, Error> {
+        let v = serde_json::to_value(body).map_err(|e| {
+            Error::Invalid(format!("{} {}: request body: {e}", self.method, self.path))
+        })?;
+        Ok(self.body(v))
     }
     /// Adds a query pair.
     pub fn query(mut self, k: &str, v: impl ToString) -> Req {
@@ -218,17 +234,25 @@ fn retryable(code: &ErrorCode, status: u16) -> bool {
 }
 
 impl Client {
-    /// Builds a client.
+    /// Builds a client. Refuses an endpoint that is not `https://` (plain
+    /// `http://` only on loopback) with [`Error::Endpoint`], before anything
+    /// is sent.
     pub fn new(cfg: Config) -> Result<Client, Error> {
+        let endpoint = Endpoint::parse(&cfg.endpoint)?;
+        // The API never redirects; following one could carry the token to a
+        // URL that was never checked.
         let http = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("k3strading-hcloud/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(!endpoint.is_loopback())
             .build()
             .map_err(|e| Error::Invalid(format!("HTTP client: {e}")))?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
+                endpoint,
                 cfg,
                 rate: Mutex::new(RateState::default()),
                 counters: Mutex::default(),
@@ -327,12 +351,12 @@ impl Client {
             let last = attempt >= policy.max_tries;
             self.pace().await;
             self.count(&req);
-            let url = format!("{}{}", self.inner.cfg.endpoint, req.path);
+            let url = format!("{}{}", self.inner.endpoint.as_str(), req.path);
             let mut rb = self
                 .inner
                 .http
                 .request(req.method.clone(), &url)
-                .bearer_auth(&self.inner.cfg.token.0)
+                .bearer_auth(self.inner.cfg.token.expose_secret())
                 .query(&req.query);
             if let Some(b) = &req.body {
                 rb = rb
@@ -544,6 +568,29 @@ mod tests {
         let cfg = Config::new("http://x/v1/", Token::new("hunter2"));
         assert!(!format!("{cfg:?}").contains("hunter2"));
         assert_eq!(cfg.endpoint, "http://x/v1");
+    }
+
+    #[test]
+    fn a_client_for_plain_http_off_loopback_is_refused_naming_https() {
+        let refused = Client::new(Config::new(
+            "http://api.example.invalid/v1",
+            Token::new("hunter2"),
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                Error::Endpoint(crate::EndpointError::InsecureHttp { .. })
+            ),
+            "{refused:?}"
+        );
+        let msg = refused.to_string();
+        assert!(msg.contains("https://"), "{msg}");
+        assert!(!format!("{msg} {refused:?}").contains("hunter2"));
+        for ok in ["https://api.hetzner.cloud/v1", "http://127.0.0.1:1/v1"] {
+            let c = Client::new(Config::new(ok, Token::new("hunter2"))).unwrap();
+            assert!(!format!("{c:?}").contains("hunter2"));
+        }
     }
 
     #[test]

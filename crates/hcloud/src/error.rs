@@ -172,6 +172,9 @@ pub enum Error {
     /// Bad input detected before sending.
     #[error("{0}")]
     Invalid(String),
+    /// The endpoint was refused (not https, or http off loopback); nothing was sent.
+    #[error(transparent)]
+    Endpoint(#[from] crate::endpoint::EndpointError),
 }
 
 impl Error {

@@ -7,7 +7,8 @@
 //! repeated (see [`Client::create_or_adopt`]); the rate-limit budget is read
 //! from `RateLimit-*` headers and requests are paced before it runs dry;
 //! action waits are batched. The token never appears in `Debug`, logs or
-//! errors.
+//! errors, and is only sent over `https://` (plain `http://` is accepted on
+//! loopback only, for a local cloud; see [`Endpoint`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), hcloud::Error> {
@@ -20,11 +21,13 @@
 pub mod actions;
 pub mod api;
 pub mod client;
+pub mod endpoint;
 pub mod error;
 pub mod labels;
 pub mod models;
 
 pub use api::{CreatePublicNet, CreateServer, CreatedServer, FirewallRef};
 pub use client::{Client, Config, PollPolicy, Req, RetryPolicy, Token};
+pub use endpoint::{Endpoint, EndpointError};
 pub use error::{ApiError, Error, ErrorCode};
 pub use models::*;

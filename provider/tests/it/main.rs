@@ -13,6 +13,7 @@
 
 mod bad_config;
 mod common;
+mod endpoint;
 mod faults;
 mod lifecycle;
 mod scale;
