@@ -27,6 +27,7 @@ pub fn schema() -> Schema {
                 })
                 .describe(
                     "Hetzner Cloud API URL. Defaults to `HCLOUD_ENDPOINT`, then to `https://api.hetzner.cloud/v1`. \
+                     Must be `https://`, except on loopback (`127.0.0.0/8`, `localhost`, `[::1]`), so the token never crosses a network in clear. \
                      Point it at `k3strading-cloud` to work without a Hetzner account.",
                 ),
         )
