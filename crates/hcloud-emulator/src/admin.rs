@@ -18,7 +18,7 @@ async fn state(State(emu): State<Emu>) -> Json<Value> {
     let servers: Vec<_> = w
         .servers
         .keys()
-        .filter_map(|id| w.render_server(*id))
+        .filter_map(|id| crate::servers::render(&w, *id))
         .collect();
     Json(json!({
         "servers": servers,

@@ -14,6 +14,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use hcloud::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use crate::Emu;
@@ -225,12 +226,12 @@ pub async fn gate(State(emu): State<Emu>, req: Request, next: Next) -> Response 
     let mut resp = if !allowed {
         ApiErr::new(
             429,
-            "rate_limit_exceeded",
+            ErrorCode::RateLimitExceeded,
             "rate limit exceeded; see RateLimit-Reset",
         )
         .into_response()
     } else if !bearer_ok(&req, &emu.opts.token) {
-        ApiErr::new(401, "unauthorized", "unable to authenticate").into_response()
+        ApiErr::new(401, ErrorCode::Unauthorized, "unable to authenticate").into_response()
     } else {
         let extra = g.latency_ms.load(Ordering::Relaxed);
         if extra > 0 {
@@ -243,7 +244,10 @@ pub async fn gate(State(emu): State<Emu>, req: Request, next: Next) -> Response 
                         .message
                         .clone()
                         .unwrap_or_else(|| format!("{code} (injected)"));
-                    injected(ApiErr::custom(f.status, code.clone(), message).into_response())
+                    injected(
+                        ApiErr::new(f.status, ErrorCode::from(code.as_str()), message)
+                            .into_response(),
+                    )
                 }
                 // A proxy's answer, without Hetzner's error body.
                 None => injected(

@@ -16,10 +16,12 @@ pub mod catalog;
 pub mod firewalls;
 pub mod http;
 pub mod networks;
+pub mod placement_groups;
 pub mod pool;
 pub mod primary_ips;
 pub mod servers;
 pub mod spec;
+pub mod ssh_keys;
 pub mod world;
 
 pub mod gate;
@@ -31,6 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::get;
+use hcloud::ErrorCode;
 use hcloud::models::Id;
 use ipnet::Ipv4Net;
 use serde_json::json;
@@ -324,27 +327,24 @@ pub fn app(emu: Emu) -> Router {
                 .delete(firewalls::delete),
         )
         .route("/firewalls/{id}/actions/{action}", post(firewalls::action))
-        .route(
-            "/ssh_keys",
-            get(firewalls::list_keys).post(firewalls::create_key),
-        )
+        .route("/ssh_keys", get(ssh_keys::list).post(ssh_keys::create))
         .route(
             "/ssh_keys/{id}",
-            get(firewalls::get_key)
-                .put(firewalls::update_key)
-                .delete(firewalls::delete_key),
+            get(ssh_keys::get)
+                .put(ssh_keys::update)
+                .delete(ssh_keys::delete),
         )
         .route(
             "/placement_groups",
-            get(firewalls::list_groups).post(firewalls::create_group),
+            get(placement_groups::list).post(placement_groups::create),
         )
         .route(
             "/placement_groups/{id}",
-            get(firewalls::get_group)
-                .put(firewalls::update_group)
-                .delete(firewalls::delete_group),
+            get(placement_groups::get)
+                .put(placement_groups::update)
+                .delete(placement_groups::delete),
         )
-        .fallback(|| async { ApiErr::new(404, "not_found", "no such endpoint") })
+        .fallback(|| async { ApiErr::new(404, ErrorCode::NotFound, "no such endpoint") })
         .layer(axum::middleware::from_fn_with_state(
             emu.clone(),
             gate::gate,
