@@ -50,8 +50,7 @@ fn parse(args: &[String]) -> Result<(String, Options)> {
                 opts.ipv4_pool = value()?.parse().context("--ipv4-pool takes an IPv4 CIDR")?
             }
             "--spec" => {
-                let checker = hcloud_emulator::spec::SpecChecker::load(&PathBuf::from(value()?))
-                    .map_err(anyhow::Error::msg)?;
+                let checker = hcloud_emulator::spec::SpecChecker::load(&PathBuf::from(value()?))?;
                 opts.spec = Some(Arc::new(checker));
             }
             other => bail!("unknown option {other:?}\n{USAGE}"),
