@@ -200,7 +200,8 @@ impl http_body::Body for Dropped {
     }
 }
 
-fn bearer_ok(req: &Request, token: &str) -> bool {
+/// True when the request carries `Authorization: Bearer <token>`.
+pub(crate) fn bearer_ok(req: &Request, token: &str) -> bool {
     req.headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())

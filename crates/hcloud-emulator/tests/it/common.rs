@@ -79,6 +79,7 @@ impl Cloud {
     pub async fn admin(&self, path: &str, body: Value) {
         let r = reqwest::Client::new()
             .post(format!("{}/_emulator/{path}", self.base))
+            .bearer_auth(TOKEN)
             .json(&body)
             .send()
             .await
@@ -103,7 +104,10 @@ impl Cloud {
 
     /// The raw request log.
     pub async fn request_log(&self) -> Vec<Value> {
-        let v: Value = reqwest::get(format!("{}/_emulator/requests", self.base))
+        let v: Value = reqwest::Client::new()
+            .get(format!("{}/_emulator/requests", self.base))
+            .bearer_auth(TOKEN)
+            .send()
             .await
             .unwrap()
             .json()
