@@ -75,6 +75,9 @@ pub struct LogEntry {
     pub micros: u64,
     /// Correlation id sent.
     pub correlation_id: String,
+    /// Names of the request headers, sorted; never their values (one of
+    /// them carries the token).
+    pub headers: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -216,6 +219,12 @@ pub async fn gate(State(emu): State<Emu>, req: Request, next: Next) -> Response 
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
     let query = req.uri().query().map(str::to_owned);
+    let mut headers: Vec<String> = req
+        .headers()
+        .keys()
+        .map(|name| name.as_str().to_owned())
+        .collect();
+    headers.sort();
     let seq = g.seq.fetch_add(1, Ordering::Relaxed);
     emu.requests.fetch_add(1, Ordering::Relaxed);
     let correlation_id = format!(
@@ -315,6 +324,7 @@ pub async fn gate(State(emu): State<Emu>, req: Request, next: Next) -> Response 
         status,
         micros: started.elapsed().as_micros() as u64,
         correlation_id,
+        headers,
     };
     let mut log = g.log.lock().unwrap_or_else(|e| e.into_inner());
     if log.len() >= 10_000 {

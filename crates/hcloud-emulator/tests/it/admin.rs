@@ -1,4 +1,5 @@
-//! The admin API under `/_emulator`: behind the API token.
+//! The admin API under `/_emulator`: behind the API token, and its request
+//! log never holds a header value.
 
 use axum::body::Body;
 use http::{Method, Request, StatusCode};
@@ -102,4 +103,57 @@ async fn every_admin_route_needs_the_api_token() {
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (s, _) = call(&router, &Method::GET, "/_emulator/nope", Some(&right), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_request_log_names_headers_but_never_holds_their_values() {
+    let emu = hcloud_emulator::Shared::new(options()).unwrap();
+    let router = hcloud_emulator::app(emu.clone());
+    let right = format!("Bearer {TOKEN}");
+    let (s, _) = call(
+        &router,
+        &Method::POST,
+        "/v1/ssh_keys",
+        Some(&right),
+        Some(&json!({ "name": "k", "public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq3bHHp0gBDpX6n7OJ0zNQbRCpVqk0bm3I+z0fQZ2Pv" })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    // A wrong token is a secret too.
+    let (s, _) = call(
+        &router,
+        &Method::GET,
+        "/v1/servers",
+        Some("Bearer another-secret-9d2c"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    let (s, log) = call(
+        &router,
+        &Method::GET,
+        "/_emulator/requests",
+        Some(&right),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let entries = log["requests"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{log}");
+    let first = &entries[0];
+    assert_eq!(
+        (&first["method"], &first["path"], &first["status"]),
+        (&json!("POST"), &json!("/ssh_keys"), &json!(201))
+    );
+    assert_eq!(first["headers"], json!(["authorization", "content-type"]));
+    assert_eq!(entries[1]["headers"], json!(["authorization"]));
+
+    let served = log.to_string();
+    let in_process = serde_json::to_string(&emu.request_log()).unwrap();
+    for text in [served, in_process] {
+        for secret in [TOKEN, "another-secret-9d2c", "Bearer"] {
+            assert!(!text.contains(secret), "{secret} is in the log: {text}");
+        }
+    }
 }
