@@ -7,7 +7,8 @@
 //! suite, and its conformance is exercised with Hetzner's official Python
 //! client. Servers are simulated: only their status changes.
 //!
-//! Tests call [`app`] directly (no socket); the binary serves it on loopback.
+//! Tests call [`app`] directly (no socket); the binary serves it on loopback
+//! (see [`listen`]).
 //! Fault injection and inspection live under `/_emulator/…`, which can never
 //! collide with the API under `/v1`.
 
@@ -15,6 +16,7 @@ pub mod admin;
 pub mod catalog;
 pub mod firewalls;
 pub mod http;
+pub mod listen;
 pub mod networks;
 pub mod placement_groups;
 pub mod pool;

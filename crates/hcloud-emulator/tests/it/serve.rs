@@ -7,8 +7,13 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_k3strading-cloud");
 
 fn start(extra: &[&str]) -> (Child, String, BufReader<std::process::ChildStdout>) {
+    start_on("127.0.0.1:0", extra)
+}
+
+/// Starts `serve --listen <listen>`; the URL returned is the one printed.
+fn start_on(listen: &str, extra: &[&str]) -> (Child, String, BufReader<std::process::ChildStdout>) {
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--token", "serve-token"])
+        .args(["serve", "--listen", listen, "--token", "serve-token"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -19,13 +24,15 @@ fn start(extra: &[&str]) -> (Child, String, BufReader<std::process::ChildStdout>
     out.read_line(&mut line).unwrap();
     let url = line
         .strip_prefix("listening on ")
-        .expect(&line)
+        .unwrap_or_else(|| panic!("serve --listen {listen} {extra:?} did not start: {line:?}"))
         .trim_end()
         .to_owned();
     assert!(line.ends_with("/v1\n"), "{line:?}");
     let port: u16 = url
-        .trim_start_matches("http://127.0.0.1:")
         .trim_end_matches("/v1")
+        .rsplit_once(':')
+        .unwrap()
+        .1
         .parse()
         .unwrap();
     assert_ne!(port, 0);
@@ -37,6 +44,30 @@ fn signal(child: &Child, sig: &str) {
         .args([sig, &child.id().to_string()])
         .status()
         .unwrap();
+}
+
+/// Runs the binary to its exit; a server that keeps running fails the test
+/// instead of hanging it.
+fn exit_of(args: &[&str]) -> std::process::Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{args:?} is still running after 5 s; stdout: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
 }
 
 fn exits_cleanly(mut child: Child) {
@@ -134,4 +165,29 @@ fn bad_arguments_and_unsafe_pools_are_refused_with_a_message() {
         assert!(out.stdout.is_empty());
         assert!(!out.stderr.is_empty());
     }
+}
+
+#[test]
+fn non_loopback_listen_addresses_are_refused_naming_the_flags() {
+    for addr in ["0.0.0.0:0", "[::]:0", "10.11.12.13:0"] {
+        let out = exit_of(&["serve", "--listen", addr, "--token", "t"]);
+        assert!(!out.status.success(), "{addr}: {:?}", out.status);
+        assert!(out.stdout.is_empty(), "{addr}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--listen") && err.contains("--allow-non-loopback"),
+            "{addr}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn allow_non_loopback_listens_on_every_interface() {
+    let (child, url, _out) = start_on("0.0.0.0:0", &["--allow-non-loopback"]);
+    assert!(url.starts_with("http://0.0.0.0:"), "{url}");
+    let local = url.replace("0.0.0.0", "127.0.0.1");
+    let r = get(&format!("{local}/locations"), "serve-token").await;
+    assert_eq!(r.status(), 200);
+    signal(&child, "-TERM");
+    exits_cleanly(child);
 }
