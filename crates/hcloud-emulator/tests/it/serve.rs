@@ -1,8 +1,11 @@
-//! The `k3strading-cloud serve` contract, checked from outside the process.
+//! The `k3strading-cloud serve` contract, checked from outside the process,
+//! with `--spec` so every response is checked against Hetzner's document.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::common::spec_path;
 
 const BIN: &str = env!("CARGO_BIN_EXE_k3strading-cloud");
 
@@ -12,8 +15,12 @@ fn start(extra: &[&str]) -> (Child, String, BufReader<std::process::ChildStdout>
 
 /// Starts `serve --listen <listen>`; the URL returned is the one printed.
 fn start_on(listen: &str, extra: &[&str]) -> (Child, String, BufReader<std::process::ChildStdout>) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", listen, "--token", "serve-token"])
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--listen", listen, "--token", "serve-token"]);
+    if let Some(spec) = spec_path() {
+        cmd.arg("--spec").arg(spec);
+    }
+    let mut child = cmd
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -85,6 +92,19 @@ fn exits_cleanly(mut child: Child) {
     }
 }
 
+/// Fails the test when a response broke Hetzner's OpenAPI document. `url`
+/// is the `/v1` base printed at start.
+async fn assert_spec_clean(url: &str) {
+    let admin = format!("{}/_emulator/spec-violations", url.trim_end_matches("/v1"));
+    let v: serde_json::Value = get(&admin, "serve-token").await.json().await.unwrap();
+    assert_eq!(v["checking"], spec_path().is_some(), "{v}");
+    assert_eq!(
+        v["violations"],
+        serde_json::json!([]),
+        "responses that break the OpenAPI document: {v:#}"
+    );
+}
+
 async fn get(url: &str, token: &str) -> reqwest::Response {
     reqwest::Client::new()
         .get(url)
@@ -103,6 +123,14 @@ async fn prints_exactly_one_line_serves_and_exits_on_sigterm() {
         r.headers().contains_key("ratelimit-remaining")
             && r.headers().contains_key("x-correlation-id")
     );
+    assert_eq!(
+        get(&format!("{url}/servers/4242"), "serve-token")
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(get(&format!("{url}/servers"), "wrong").await.status(), 401);
+    assert_spec_clean(&url).await;
     signal(&child, "-TERM");
     exits_cleanly(child);
     let mut rest = String::new();
@@ -131,6 +159,7 @@ async fn state_file_survives_a_restart() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
+    assert_spec_clean(&url).await;
     signal(&child, "-TERM");
     exits_cleanly(child);
     let (child, url, _out) = start(&["--state", state_arg]);
@@ -140,6 +169,7 @@ async fn state_file_survives_a_restart() {
         .await
         .unwrap();
     assert_eq!(v["ssh_keys"].as_array().unwrap().len(), 1);
+    assert_spec_clean(&url).await;
     signal(&child, "-TERM");
     exits_cleanly(child);
 }
@@ -188,6 +218,7 @@ async fn allow_non_loopback_listens_on_every_interface() {
     let local = url.replace("0.0.0.0", "127.0.0.1");
     let r = get(&format!("{local}/locations"), "serve-token").await;
     assert_eq!(r.status(), 200);
+    assert_spec_clean(&local).await;
     signal(&child, "-TERM");
     exits_cleanly(child);
 }
