@@ -60,10 +60,14 @@ pub struct Options {
     pub state_file: Option<PathBuf>,
     /// Validate every response against this OpenAPI document.
     pub spec: Option<Arc<spec::SpecChecker>>,
+    /// Hetzner's per-project server quota: `POST /servers` beyond this many
+    /// existing servers answers 403 `resource_limit_exceeded`. None: no quota.
+    pub server_limit: Option<usize>,
 }
 
 impl Options {
-    /// Defaults: instant, Hetzner's 3600/h budget, pool 100.64.0.0/16.
+    /// Defaults: instant, Hetzner's 3600/h budget, pool 100.64.0.0/16, no
+    /// server quota.
     pub fn new(token: impl Into<String>) -> Options {
         Options {
             token: token.into(),
@@ -73,6 +77,7 @@ impl Options {
             ipv4_pool: Ipv4Net::new(std::net::Ipv4Addr::new(100, 64, 0, 0), 16).unwrap_or_default(),
             state_file: None,
             spec: None,
+            server_limit: None,
         }
     }
 }

@@ -15,7 +15,7 @@ use hcloud_emulator::{Options, Shared, app, listen, pool};
 const USAGE: &str = "usage: k3strading-cloud serve --listen ADDR:PORT --token TOKEN
        [--allow-non-loopback] [--latency instant|realistic] [--time-scale F] [--state FILE]
        [--request-budget N] [--refill-per-second F] [--ipv4-pool CIDR]
-       [--spec cloud.spec.json]";
+       [--server-limit N] [--spec cloud.spec.json]";
 
 fn parse(args: &[String]) -> Result<(Vec<SocketAddr>, Options)> {
     let mut it = args.iter();
@@ -52,6 +52,13 @@ fn parse(args: &[String]) -> Result<(Vec<SocketAddr>, Options)> {
             }
             "--ipv4-pool" => {
                 opts.ipv4_pool = value()?.parse().context("--ipv4-pool takes an IPv4 CIDR")?
+            }
+            "--server-limit" => {
+                opts.server_limit = Some(
+                    value()?
+                        .parse()
+                        .context("--server-limit takes a whole number")?,
+                )
             }
             "--spec" => {
                 let checker = hcloud_emulator::spec::SpecChecker::load(&PathBuf::from(value()?))?;

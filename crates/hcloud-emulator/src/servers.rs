@@ -13,6 +13,9 @@ use crate::http::{self, ApiErr, Query, Res};
 use crate::networks::attach;
 use crate::world::{Effect, ServerRec, World, now_ms, rfc3339};
 
+/// Servers a spread placement group can hold.
+pub const SPREAD_GROUP_LIMIT: usize = 10;
+
 /// The server as clients see it now (derived fields filled in).
 pub fn render(w: &World, id: Id) -> Option<Server> {
     let rec = w.servers.get(&id)?;
@@ -174,11 +177,11 @@ pub async fn create(State(emu): State<Emu>, body: Bytes) -> Res {
         let group = w.placement_groups.get(&pg).ok_or_else(|| {
             ApiErr::field("placement_group", format!("placement group {pg} not found"))
         })?;
-        if group.servers.len() >= 10 {
+        if group.servers.len() >= SPREAD_GROUP_LIMIT {
             return Err(ApiErr::new(
                 422,
                 ErrorCode::PlacementError,
-                "a spread placement group holds at most 10 servers",
+                format!("a spread placement group holds at most {SPREAD_GROUP_LIMIT} servers"),
             ));
         }
     }
@@ -224,6 +227,21 @@ pub async fn create(State(emu): State<Emu>, body: Bytes) -> Res {
             ErrorCode::ResourceUnavailable,
             "no public IPv4 address left in the pool",
         ));
+    }
+    // The quota comes last: it stops requests that are otherwise valid.
+    if let Some(limit) = emu.options().server_limit
+        && w.servers.len() >= limit
+    {
+        return Err(ApiErr {
+            // The details follow the shape of the spec's example; the limit's
+            // name is the emulator's own.
+            details: json!({ "limits": [{ "name": "server_limit" }] }),
+            ..ApiErr::new(
+                403,
+                ErrorCode::ResourceLimitExceeded,
+                format!("server limit exceeded: this project may have at most {limit} servers"),
+            )
+        });
     }
 
     // All checks passed: create.

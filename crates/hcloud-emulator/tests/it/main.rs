@@ -15,5 +15,6 @@ mod admin;
 mod client;
 mod common;
 mod conformance;
+mod limits;
 mod rules;
 mod serve;

@@ -189,6 +189,15 @@ fn bad_arguments_and_unsafe_pools_are_refused_with_a_message() {
             "--ipv4-pool",
             "192.0.2.0/25",
         ],
+        vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--token",
+            "t",
+            "--server-limit",
+            "many",
+        ],
     ] {
         let out = Command::new(BIN).args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{args:?}");
@@ -219,6 +228,26 @@ async fn allow_non_loopback_listens_on_every_interface() {
     let r = get(&format!("{local}/locations"), "serve-token").await;
     assert_eq!(r.status(), 200);
     assert_spec_clean(&local).await;
+    signal(&child, "-TERM");
+    exits_cleanly(child);
+}
+
+#[tokio::test]
+async fn server_limit_sets_the_project_quota() {
+    let (child, url, _out) = start(&["--server-limit", "1"]);
+    let create = |name: &str| {
+        reqwest::Client::new()
+            .post(format!("{url}/servers"))
+            .bearer_auth("serve-token")
+            .json(&serde_json::json!({ "name": name, "server_type": "cpx22", "image": "ubuntu-24.04" }))
+            .send()
+    };
+    assert_eq!(create("one").await.unwrap().status(), 201);
+    let r = create("two").await.unwrap();
+    assert_eq!(r.status(), 403);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "resource_limit_exceeded", "{v}");
+    assert_spec_clean(&url).await;
     signal(&child, "-TERM");
     exits_cleanly(child);
 }
