@@ -1,16 +1,23 @@
 //! The admin API under `/_emulator`: fault injection and inspection. It
-//! needs no token and never counts against the rate limit.
+//! needs the API's bearer token (anyone who can reach the port could
+//! otherwise script faults or read the request log) and never counts
+//! against the rate limit.
 
 use std::sync::atomic::Ordering;
 
-use axum::extract::State;
-use axum::routing::{get, post};
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, post};
 use axum::{Json, Router};
+use hcloud::ErrorCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::Emu;
-use crate::gate::Fault;
+use crate::gate::{Fault, bearer_ok};
+use crate::http::ApiErr;
 use crate::world::ActionFault;
 
 async fn state(State(emu): State<Emu>) -> Json<Value> {
@@ -18,7 +25,7 @@ async fn state(State(emu): State<Emu>) -> Json<Value> {
     let servers: Vec<_> = w
         .servers
         .keys()
-        .filter_map(|id| w.render_server(*id))
+        .filter_map(|id| crate::servers::render(&w, *id))
         .collect();
     Json(json!({
         "servers": servers,
@@ -100,17 +107,49 @@ async fn violations(State(emu): State<Emu>) -> Json<Value> {
     Json(json!({ "checking": emu.options().spec.is_some(), "violations": *v }))
 }
 
-/// Routes under `/_emulator`.
+/// Every admin route: method, path below `/_emulator`, handler. The router
+/// is built from this table only, so [`routes`] lists exactly what is served.
+fn table() -> Vec<(Method, &'static str, MethodRouter<Emu>)> {
+    vec![
+        (Method::GET, "/health", get(|| async { "ok" })),
+        (Method::GET, "/state", get(state)),
+        (Method::GET, "/requests", get(requests)),
+        (Method::DELETE, "/requests", delete(clear_requests)),
+        (Method::POST, "/faults", post(add_fault)),
+        (Method::DELETE, "/faults", delete(clear_faults)),
+        (Method::POST, "/action-faults", post(add_action_fault)),
+        (Method::POST, "/budget", post(budget)),
+        (Method::POST, "/latency", post(latency)),
+        (Method::POST, "/primary-ip-release-lag", post(release_lag)),
+        (Method::GET, "/spec-violations", get(violations)),
+    ]
+}
+
+/// The admin routes as (method, path below `/_emulator`).
+pub fn routes() -> Vec<(Method, &'static str)> {
+    table().into_iter().map(|(m, p, _)| (m, p)).collect()
+}
+
+/// Answers 401 unless the request carries `Authorization: Bearer <token>`.
+async fn require_token(State(emu): State<Emu>, req: Request, next: Next) -> Response {
+    if bearer_ok(&req, &emu.options().token) {
+        next.run(req).await
+    } else {
+        ApiErr::new(401, ErrorCode::Unauthorized, "unable to authenticate").into_response()
+    }
+}
+
+/// Routes under `/_emulator`, all behind the token (unknown paths too).
 pub fn router(emu: Emu) -> Router {
-    Router::new()
-        .route("/health", get(|| async { "ok" }))
-        .route("/state", get(state))
-        .route("/requests", get(requests).delete(clear_requests))
-        .route("/faults", post(add_fault).delete(clear_faults))
-        .route("/action-faults", post(add_action_fault))
-        .route("/budget", post(budget))
-        .route("/latency", post(latency))
-        .route("/primary-ip-release-lag", post(release_lag))
-        .route("/spec-violations", get(violations))
+    table()
+        .into_iter()
+        .fold(Router::new(), |r, (_, path, handler)| {
+            r.route(path, handler)
+        })
+        .fallback(|| async { ApiErr::new(404, ErrorCode::NotFound, "no such admin route") })
+        .layer(axum::middleware::from_fn_with_state(
+            emu.clone(),
+            require_token,
+        ))
         .with_state(emu)
 }

@@ -1,7 +1,8 @@
-//! `/firewalls`, `/ssh_keys` and `/placement_groups`.
+//! `/firewalls`: rules, targets (servers and label selectors) and their actions.
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
+use hcloud::ErrorCode;
 use hcloud::labels::Selector;
 use hcloud::models::*;
 use ipnet::IpNet;
@@ -175,7 +176,8 @@ fn targets(w: &World, v: &Value, key: &str) -> Result<Vec<FirewallTarget>, ApiEr
                     if !w.servers.contains_key(&id) {
                         return Err(ApiErr::new(
                             404,
-                            "firewall_resource_not_found",
+                            // Not among hcloud's known codes.
+                            ErrorCode::from("firewall_resource_not_found"),
                             format!("server {id} not found"),
                         ));
                     }
@@ -276,7 +278,7 @@ pub async fn delete(State(emu): State<Emu>, Path(id): Path<Id>) -> Res {
     if !fw.applied_to.is_empty() {
         return Err(ApiErr::new(
             422,
-            "resource_in_use",
+            ErrorCode::ResourceInUse,
             "firewall is still applied to resources",
         ));
     }
@@ -316,7 +318,7 @@ pub async fn action(
             }) {
                 return Err(ApiErr::new(
                     422,
-                    "firewall_already_applied",
+                    ErrorCode::FirewallAlreadyApplied,
                     "firewall is already applied to this resource",
                 ));
             }
@@ -336,7 +338,7 @@ pub async fn action(
         _ => {
             return Err(ApiErr::new(
                 404,
-                "not_found",
+                ErrorCode::NotFound,
                 format!("firewall action {name:?} is not emulated"),
             ));
         }
@@ -344,183 +346,4 @@ pub async fn action(
     let action = w.start_action(command, &[(id, "firewall")], Effect::None);
     emu.changed(&w);
     http::created(json!({ "actions": [action] }))
-}
-
-// ---- SSH keys
-
-fn fingerprint(public_key: &str) -> Result<String, ApiErr> {
-    use base64::Engine as _;
-    use md5::Digest as _;
-    let mut parts = public_key.split_whitespace();
-    let kind = parts.next().unwrap_or_default();
-    let blob = parts.next().unwrap_or_default();
-    if !(kind.starts_with("ssh-") || kind.starts_with("ecdsa-")) {
-        return Err(ApiErr::field("public_key", "is not an OpenSSH public key"));
-    }
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(blob)
-        .map_err(|_| ApiErr::field("public_key", "key data is not base64"))?;
-    let digest = md5::Md5::digest(&raw);
-    Ok(digest
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":"))
-}
-
-pub async fn list_keys(State(emu): State<Emu>, RawQuery(q): RawQuery) -> Res {
-    let q = Query::parse(q.as_deref())?;
-    let w = emu.world();
-    let mut keys: Vec<SshKey> = w.ssh_keys.values().cloned().collect();
-    if let Some(fp) = q.get("fingerprint") {
-        keys.retain(|k| k.fingerprint == fp);
-    }
-    http::list("ssh_keys", keys, &q, |k| &k.name, |k| Some(&k.labels))
-}
-
-pub async fn get_key(State(emu): State<Emu>, Path(id): Path<Id>) -> Res {
-    let w = emu.world();
-    let k = w
-        .ssh_keys
-        .get(&id)
-        .ok_or_else(|| ApiErr::not_found("ssh_key"))?;
-    http::ok(json!({ "ssh_key": k }))
-}
-
-pub async fn create_key(State(emu): State<Emu>, body: Bytes) -> Res {
-    let v = http::body(&body)?;
-    http::only_keys(&v, &["name", "public_key", "labels"])?;
-    let mut w = emu.world();
-    let name = http::check_name(&v)?;
-    let public_key = http::req_str(&v, "public_key")?.trim().to_owned();
-    let fp = fingerprint(&public_key)?;
-    if w.ssh_keys.values().any(|k| k.name == name) {
-        return Err(ApiErr::unique("name"));
-    }
-    if w.ssh_keys.values().any(|k| k.fingerprint == fp) {
-        return Err(ApiErr::unique("public_key"));
-    }
-    let id = w.id();
-    let key = SshKey {
-        id,
-        name,
-        fingerprint: fp,
-        public_key,
-        labels: http::labels(&v)?.unwrap_or_default(),
-        created: rfc3339(now_ms()),
-    };
-    w.ssh_keys.insert(id, key.clone());
-    emu.changed(&w);
-    http::created(json!({ "ssh_key": key }))
-}
-
-pub async fn update_key(State(emu): State<Emu>, Path(id): Path<Id>, body: Bytes) -> Res {
-    let v = http::body(&body)?;
-    http::only_keys(&v, &["name", "labels"])?;
-    let mut w = emu.world();
-    let r = http::rename(&v, |n| {
-        w.ssh_keys.values().any(|x| x.name == n && x.id != id)
-    })?;
-    let k = w
-        .ssh_keys
-        .get_mut(&id)
-        .ok_or_else(|| ApiErr::not_found("ssh_key"))?;
-    r.apply(&mut k.name, &mut k.labels);
-    let out = k.clone();
-    emu.changed(&w);
-    http::ok(json!({ "ssh_key": out }))
-}
-
-pub async fn delete_key(State(emu): State<Emu>, Path(id): Path<Id>) -> Res {
-    let mut w = emu.world();
-    w.ssh_keys
-        .remove(&id)
-        .ok_or_else(|| ApiErr::not_found("ssh_key"))?;
-    emu.changed(&w);
-    http::no_content()
-}
-
-// ---- placement groups
-
-pub async fn list_groups(State(emu): State<Emu>, RawQuery(q): RawQuery) -> Res {
-    let q = Query::parse(q.as_deref())?;
-    let w = emu.world();
-    http::list(
-        "placement_groups",
-        w.placement_groups.values().cloned().collect(),
-        &q,
-        |g| &g.name,
-        |g| Some(&g.labels),
-    )
-}
-
-pub async fn get_group(State(emu): State<Emu>, Path(id): Path<Id>) -> Res {
-    let w = emu.world();
-    let g = w
-        .placement_groups
-        .get(&id)
-        .ok_or_else(|| ApiErr::not_found("placement_group"))?;
-    http::ok(json!({ "placement_group": g }))
-}
-
-pub async fn create_group(State(emu): State<Emu>, body: Bytes) -> Res {
-    let v = http::body(&body)?;
-    http::only_keys(&v, &["name", "type", "labels"])?;
-    let mut w = emu.world();
-    let name = http::check_name(&v)?;
-    if http::req_str(&v, "type")? != "spread" {
-        return Err(ApiErr::field("type", "only spread placement groups exist"));
-    }
-    if w.placement_groups.values().any(|g| g.name == name) {
-        return Err(ApiErr::unique("name"));
-    }
-    let id = w.id();
-    let g = PlacementGroup {
-        id,
-        name,
-        labels: http::labels(&v)?.unwrap_or_default(),
-        kind: "spread".into(),
-        created: rfc3339(now_ms()),
-        servers: Vec::new(),
-    };
-    w.placement_groups.insert(id, g.clone());
-    emu.changed(&w);
-    http::created(json!({ "placement_group": g, "action": Value::Null }))
-}
-
-pub async fn update_group(State(emu): State<Emu>, Path(id): Path<Id>, body: Bytes) -> Res {
-    let v = http::body(&body)?;
-    http::only_keys(&v, &["name", "labels"])?;
-    let mut w = emu.world();
-    let r = http::rename(&v, |n| {
-        w.placement_groups
-            .values()
-            .any(|x| x.name == n && x.id != id)
-    })?;
-    let g = w
-        .placement_groups
-        .get_mut(&id)
-        .ok_or_else(|| ApiErr::not_found("placement_group"))?;
-    r.apply(&mut g.name, &mut g.labels);
-    let out = g.clone();
-    emu.changed(&w);
-    http::ok(json!({ "placement_group": out }))
-}
-
-pub async fn delete_group(State(emu): State<Emu>, Path(id): Path<Id>) -> Res {
-    let mut w = emu.world();
-    let g = w
-        .placement_groups
-        .get(&id)
-        .ok_or_else(|| ApiErr::not_found("placement_group"))?;
-    if !g.servers.is_empty() {
-        return Err(ApiErr::new(
-            422,
-            "resource_in_use",
-            "placement group still has servers",
-        ));
-    }
-    w.placement_groups.remove(&id);
-    emu.changed(&w);
-    http::no_content()
 }

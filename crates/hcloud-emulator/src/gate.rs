@@ -14,6 +14,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use hcloud::ErrorCode;
 use serde::{Deserialize, Serialize};
 
 use crate::Emu;
@@ -74,6 +75,9 @@ pub struct LogEntry {
     pub micros: u64,
     /// Correlation id sent.
     pub correlation_id: String,
+    /// Names of the request headers, sorted; never their values (one of
+    /// them carries the token).
+    pub headers: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -199,7 +203,8 @@ impl http_body::Body for Dropped {
     }
 }
 
-fn bearer_ok(req: &Request, token: &str) -> bool {
+/// True when the request carries `Authorization: Bearer <token>`.
+pub(crate) fn bearer_ok(req: &Request, token: &str) -> bool {
     req.headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -214,6 +219,12 @@ pub async fn gate(State(emu): State<Emu>, req: Request, next: Next) -> Response 
     let method = req.method().to_string();
     let path = req.uri().path().to_owned();
     let query = req.uri().query().map(str::to_owned);
+    let mut headers: Vec<String> = req
+        .headers()
+        .keys()
+        .map(|name| name.as_str().to_owned())
+        .collect();
+    headers.sort();
     let seq = g.seq.fetch_add(1, Ordering::Relaxed);
     emu.requests.fetch_add(1, Ordering::Relaxed);
     let correlation_id = format!(
@@ -225,12 +236,12 @@ pub async fn gate(State(emu): State<Emu>, req: Request, next: Next) -> Response 
     let mut resp = if !allowed {
         ApiErr::new(
             429,
-            "rate_limit_exceeded",
+            ErrorCode::RateLimitExceeded,
             "rate limit exceeded; see RateLimit-Reset",
         )
         .into_response()
     } else if !bearer_ok(&req, &emu.opts.token) {
-        ApiErr::new(401, "unauthorized", "unable to authenticate").into_response()
+        ApiErr::new(401, ErrorCode::Unauthorized, "unable to authenticate").into_response()
     } else {
         let extra = g.latency_ms.load(Ordering::Relaxed);
         if extra > 0 {
@@ -243,7 +254,10 @@ pub async fn gate(State(emu): State<Emu>, req: Request, next: Next) -> Response 
                         .message
                         .clone()
                         .unwrap_or_else(|| format!("{code} (injected)"));
-                    injected(ApiErr::custom(f.status, code.clone(), message).into_response())
+                    injected(
+                        ApiErr::new(f.status, ErrorCode::from(code.as_str()), message)
+                            .into_response(),
+                    )
                 }
                 // A proxy's answer, without Hetzner's error body.
                 None => injected(
@@ -310,6 +324,7 @@ pub async fn gate(State(emu): State<Emu>, req: Request, next: Next) -> Response 
         status,
         micros: started.elapsed().as_micros() as u64,
         correlation_id,
+        headers,
     };
     let mut log = g.log.lock().unwrap_or_else(|e| e.into_inner());
     if log.len() >= 10_000 {

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use hcloud::ErrorCode;
 use hcloud::labels::Selector;
 use hcloud::models::Labels;
 use serde::Serialize;
@@ -15,7 +16,7 @@ pub struct ApiErr {
     /// HTTP status.
     pub status: StatusCode,
     /// `error.code`.
-    pub code: std::borrow::Cow<'static, str>,
+    pub code: ErrorCode,
     /// `error.message`.
     pub message: String,
     /// `error.details`.
@@ -26,11 +27,12 @@ pub struct ApiErr {
 pub type Res = Result<Response, ApiErr>;
 
 impl ApiErr {
-    /// An error with no details.
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiErr {
+    /// An error with no details. Codes the client does not know (scripted
+    /// faults, rare Hetzner codes) travel as `ErrorCode::Unknown`.
+    pub fn new(status: u16, code: ErrorCode, message: impl Into<String>) -> ApiErr {
         ApiErr {
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            code: code.into(),
+            code,
             message: message.into(),
             details: Value::Null,
         }
@@ -40,27 +42,20 @@ impl ApiErr {
         let message = message.into();
         ApiErr {
             status: StatusCode::UNPROCESSABLE_ENTITY,
-            code: "invalid_input".into(),
+            code: ErrorCode::InvalidInput,
             details: json!({ "fields": [{ "name": field, "messages": [message.clone()] }] }),
             message: format!("invalid input in field '{field}': {message}"),
         }
     }
-    /// Any code (scripted faults).
-    pub fn custom(status: u16, code: String, message: String) -> ApiErr {
-        ApiErr {
-            code: code.into(),
-            ..ApiErr::new(status, "", message)
-        }
-    }
     /// `not_found`.
     pub fn not_found(what: &str) -> ApiErr {
-        ApiErr::new(404, "not_found", format!("{what} not found"))
+        ApiErr::new(404, ErrorCode::NotFound, format!("{what} not found"))
     }
     /// `uniqueness_error` on `field`.
     pub fn unique(field: &str) -> ApiErr {
         ApiErr {
             status: StatusCode::CONFLICT,
-            code: "uniqueness_error".into(),
+            code: ErrorCode::UniquenessError,
             message: format!("{field} is already used"),
             details: json!({ "fields": [{ "name": field }] }),
         }
@@ -69,7 +64,7 @@ impl ApiErr {
     pub fn locked(what: &str) -> ApiErr {
         ApiErr::new(
             423,
-            "locked",
+            ErrorCode::Locked,
             format!("{what} is locked: an action is running"),
         )
     }
@@ -108,8 +103,14 @@ pub struct Query(pub Vec<(String, String)>);
 impl Query {
     /// Parses a raw query string.
     pub fn parse(raw: Option<&str>) -> Result<Query, ApiErr> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
-            .map_err(|e| ApiErr::new(400, "invalid_input", format!("bad query string: {e}")))?;
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(raw.unwrap_or("")).map_err(|e| {
+                ApiErr::new(
+                    400,
+                    ErrorCode::InvalidInput,
+                    format!("bad query string: {e}"),
+                )
+            })?;
         Ok(Query(pairs))
     }
     /// First value of `k`.
@@ -216,11 +217,11 @@ pub fn body(bytes: &[u8]) -> Result<Value, ApiErr> {
         return Ok(json!({}));
     }
     let v: Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiErr::new(400, "json_error", format!("invalid JSON: {e}")))?;
+        .map_err(|e| ApiErr::new(400, ErrorCode::JsonError, format!("invalid JSON: {e}")))?;
     if !v.is_object() {
         return Err(ApiErr::new(
             400,
-            "json_error",
+            ErrorCode::JsonError,
             "the body must be a JSON object",
         ));
     }

@@ -7,7 +7,8 @@
 //! suite, and its conformance is exercised with Hetzner's official Python
 //! client. Servers are simulated: only their status changes.
 //!
-//! Tests call [`app`] directly (no socket); the binary serves it on loopback.
+//! Tests call [`app`] directly (no socket); the binary serves it on loopback
+//! (see [`listen`]).
 //! Fault injection and inspection live under `/_emulator/…`, which can never
 //! collide with the API under `/v1`.
 
@@ -15,11 +16,14 @@ pub mod admin;
 pub mod catalog;
 pub mod firewalls;
 pub mod http;
+pub mod listen;
 pub mod networks;
+pub mod placement_groups;
 pub mod pool;
 pub mod primary_ips;
 pub mod servers;
 pub mod spec;
+pub mod ssh_keys;
 pub mod world;
 
 pub mod gate;
@@ -31,6 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::get;
+use hcloud::ErrorCode;
 use hcloud::models::Id;
 use ipnet::Ipv4Net;
 use serde_json::json;
@@ -55,10 +60,14 @@ pub struct Options {
     pub state_file: Option<PathBuf>,
     /// Validate every response against this OpenAPI document.
     pub spec: Option<Arc<spec::SpecChecker>>,
+    /// Hetzner's per-project server quota: `POST /servers` beyond this many
+    /// existing servers answers 403 `resource_limit_exceeded`. None: no quota.
+    pub server_limit: Option<usize>,
 }
 
 impl Options {
-    /// Defaults: instant, Hetzner's 3600/h budget, pool 100.64.0.0/16.
+    /// Defaults: instant, Hetzner's 3600/h budget, pool 100.64.0.0/16, no
+    /// server quota.
     pub fn new(token: impl Into<String>) -> Options {
         Options {
             token: token.into(),
@@ -68,6 +77,7 @@ impl Options {
             ipv4_pool: Ipv4Net::new(std::net::Ipv4Addr::new(100, 64, 0, 0), 16).unwrap_or_default(),
             state_file: None,
             spec: None,
+            server_limit: None,
         }
     }
 }
@@ -324,27 +334,24 @@ pub fn app(emu: Emu) -> Router {
                 .delete(firewalls::delete),
         )
         .route("/firewalls/{id}/actions/{action}", post(firewalls::action))
-        .route(
-            "/ssh_keys",
-            get(firewalls::list_keys).post(firewalls::create_key),
-        )
+        .route("/ssh_keys", get(ssh_keys::list).post(ssh_keys::create))
         .route(
             "/ssh_keys/{id}",
-            get(firewalls::get_key)
-                .put(firewalls::update_key)
-                .delete(firewalls::delete_key),
+            get(ssh_keys::get)
+                .put(ssh_keys::update)
+                .delete(ssh_keys::delete),
         )
         .route(
             "/placement_groups",
-            get(firewalls::list_groups).post(firewalls::create_group),
+            get(placement_groups::list).post(placement_groups::create),
         )
         .route(
             "/placement_groups/{id}",
-            get(firewalls::get_group)
-                .put(firewalls::update_group)
-                .delete(firewalls::delete_group),
+            get(placement_groups::get)
+                .put(placement_groups::update)
+                .delete(placement_groups::delete),
         )
-        .fallback(|| async { ApiErr::new(404, "not_found", "no such endpoint") })
+        .fallback(|| async { ApiErr::new(404, ErrorCode::NotFound, "no such endpoint") })
         .layer(axum::middleware::from_fn_with_state(
             emu.clone(),
             gate::gate,

@@ -1,21 +1,23 @@
 //! `k3strading-cloud serve --listen 127.0.0.1:PORT --token TOKEN [options]`
 //!
 //! Prints exactly one line, `listening on http://127.0.0.1:PORT/v1`, on stdout
-//! once ready; exits cleanly on SIGTERM or SIGINT.
+//! once ready; exits cleanly on SIGTERM or SIGINT. Refuses non-loopback
+//! addresses unless `--allow-non-loopback` is given.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use hcloud_emulator::world::Latency;
-use hcloud_emulator::{Options, Shared, app, pool};
+use hcloud_emulator::{Options, Shared, app, listen, pool};
 
 const USAGE: &str = "usage: k3strading-cloud serve --listen ADDR:PORT --token TOKEN
-       [--latency instant|realistic] [--time-scale F] [--state FILE]
+       [--allow-non-loopback] [--latency instant|realistic] [--time-scale F] [--state FILE]
        [--request-budget N] [--refill-per-second F] [--ipv4-pool CIDR]
-       [--spec cloud.spec.json]";
+       [--server-limit N] [--spec cloud.spec.json]";
 
-fn parse(args: &[String]) -> Result<(String, Options)> {
+fn parse(args: &[String]) -> Result<(Vec<SocketAddr>, Options)> {
     let mut it = args.iter();
     match it.next().map(String::as_str) {
         Some("serve") => {}
@@ -24,6 +26,7 @@ fn parse(args: &[String]) -> Result<(String, Options)> {
     }
     let (mut listen, mut token, mut latency, mut scale) =
         (None, None, "instant".to_owned(), 1.0f64);
+    let mut allow_non_loopback = false;
     let mut opts = Options::new("");
     while let Some(flag) = it.next() {
         let mut value = || {
@@ -32,6 +35,7 @@ fn parse(args: &[String]) -> Result<(String, Options)> {
         };
         match flag.as_str() {
             "--listen" => listen = Some(value()?.clone()),
+            "--allow-non-loopback" => allow_non_loopback = true,
             "--token" => token = Some(value()?.clone()),
             "--latency" => latency = value()?.clone(),
             "--time-scale" => scale = value()?.parse().context("--time-scale takes a number")?,
@@ -49,9 +53,15 @@ fn parse(args: &[String]) -> Result<(String, Options)> {
             "--ipv4-pool" => {
                 opts.ipv4_pool = value()?.parse().context("--ipv4-pool takes an IPv4 CIDR")?
             }
+            "--server-limit" => {
+                opts.server_limit = Some(
+                    value()?
+                        .parse()
+                        .context("--server-limit takes a whole number")?,
+                )
+            }
             "--spec" => {
-                let checker = hcloud_emulator::spec::SpecChecker::load(&PathBuf::from(value()?))
-                    .map_err(anyhow::Error::msg)?;
+                let checker = hcloud_emulator::spec::SpecChecker::load(&PathBuf::from(value()?))?;
                 opts.spec = Some(Arc::new(checker));
             }
             other => bail!("unknown option {other:?}\n{USAGE}"),
@@ -65,17 +75,15 @@ fn parse(args: &[String]) -> Result<(String, Options)> {
         "realistic" => Latency::Realistic { scale },
         other => bail!("--latency must be instant or realistic, not {other:?}"),
     };
-    Ok((
-        listen.with_context(|| format!("--listen is required\n{USAGE}"))?,
-        opts,
-    ))
+    let listen = listen.with_context(|| format!("--listen is required\n{USAGE}"))?;
+    Ok((listen::resolve(&listen, allow_non_loopback)?, opts))
 }
 
-async fn run(listen: String, opts: Options) -> Result<()> {
+async fn run(listen: Vec<SocketAddr>, opts: Options) -> Result<()> {
     pool::check_against_host(&opts.ipv4_pool).map_err(anyhow::Error::msg)?;
-    let listener = tokio::net::TcpListener::bind(&listen)
+    let listener = tokio::net::TcpListener::bind(listen.as_slice())
         .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+        .with_context(|| format!("cannot listen on {listen:?}"))?;
     let addr = listener.local_addr()?;
     let emu = Shared::new(opts).map_err(anyhow::Error::msg)?;
     // Handlers go in before the ready line, so a signal sent right after it

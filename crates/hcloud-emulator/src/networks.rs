@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
+use hcloud::ErrorCode;
 use hcloud::models::*;
 use ipnet::Ipv4Net;
 use serde_json::{Value, json};
@@ -95,7 +96,7 @@ fn add_subnet(n: &mut Network, sub: &Value) -> Result<(), ApiErr> {
             .ok_or_else(|| {
                 ApiErr::new(
                     422,
-                    "no_subnet_available",
+                    ErrorCode::NoSubnetAvailable,
                     "no free /24 left in the network",
                 )
             })?,
@@ -228,12 +229,16 @@ pub async fn delete(State(emu): State<Emu>, Path(id): Path<Id>) -> Res {
         .get(&id)
         .ok_or_else(|| ApiErr::not_found("network"))?;
     if n.protection.delete {
-        return Err(ApiErr::new(423, "protected", "network is delete-protected"));
+        return Err(ApiErr::new(
+            423,
+            ErrorCode::Protected,
+            "network is delete-protected",
+        ));
     }
     if !n.servers.is_empty() {
         return Err(ApiErr::new(
             422,
-            "resource_in_use",
+            ErrorCode::ResourceInUse,
             "servers are still attached to the network",
         ));
     }
@@ -295,7 +300,7 @@ pub async fn action(
         _ => {
             return Err(ApiErr::new(
                 404,
-                "not_found",
+                ErrorCode::NotFound,
                 format!("network action {name:?} is not emulated"),
             ));
         }
@@ -316,7 +321,7 @@ pub fn attach(w: &mut World, sid: Id, nid: Id, ip: Option<&str>) -> Result<(), A
     if server.server.private_net.iter().any(|p| p.network == nid) {
         return Err(ApiErr::new(
             422,
-            "server_already_attached",
+            ErrorCode::ServerAlreadyAttached,
             "server is already attached to this network",
         ));
     }
@@ -334,7 +339,7 @@ pub fn attach(w: &mut World, sid: Id, nid: Id, ip: Option<&str>) -> Result<(), A
     if subnets.is_empty() {
         return Err(ApiErr::new(
             422,
-            "no_subnet_available",
+            ErrorCode::NoSubnetAvailable,
             format!("network has no subnet in network zone {zone}"),
         ));
     }
@@ -372,7 +377,7 @@ pub fn attach(w: &mut World, sid: Id, nid: Id, ip: Option<&str>) -> Result<(), A
             if used.contains(&a.to_string()) {
                 return Err(ApiErr::new(
                     422,
-                    "ip_not_available",
+                    ErrorCode::IpNotAvailable,
                     format!("{a} is already used in this network"),
                 ));
             }
@@ -385,7 +390,7 @@ pub fn attach(w: &mut World, sid: Id, nid: Id, ip: Option<&str>) -> Result<(), A
             .ok_or_else(|| {
                 ApiErr::new(
                     422,
-                    "ip_not_available",
+                    ErrorCode::IpNotAvailable,
                     "no free address left in the subnets",
                 )
             })?,

@@ -4,6 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
+use hcloud::ErrorCode;
 use hcloud::models::*;
 use serde_json::{Value, json};
 
@@ -38,7 +39,7 @@ fn server_must_be_off(w: &World, server: Id) -> Result<(), ApiErr> {
     if s.server.status != ServerStatus::Off {
         return Err(ApiErr::new(
             422,
-            "server_not_stopped",
+            ErrorCode::ServerNotStopped,
             format!(
                 "server {server} is {}, but needs to be off",
                 s.server.status
@@ -104,7 +105,13 @@ pub async fn create(State(emu): State<Emu>, body: Bytes) -> Res {
     let id = w.id();
     let ip = if kind == "ipv4" {
         w.allocate_ipv4()
-            .ok_or_else(|| ApiErr::new(412, "resource_unavailable", "no public IPv4 address left"))?
+            .ok_or_else(|| {
+                ApiErr::new(
+                    412,
+                    ErrorCode::ResourceUnavailable,
+                    "no public IPv4 address left",
+                )
+            })?
             .to_string()
     } else {
         format!("2001:db8:{:x}::/64", id & 0xffff)
@@ -172,14 +179,14 @@ pub async fn delete(State(emu): State<Emu>, Path(id): Path<Id>) -> Res {
     if ip.protection.delete {
         return Err(ApiErr::new(
             423,
-            "protected",
+            ErrorCode::Protected,
             "primary IP is delete-protected",
         ));
     }
     if ip.assignee_id.is_some() {
         return Err(ApiErr::new(
             422,
-            "must_be_unassigned",
+            ErrorCode::MustBeUnassigned,
             "primary IP must be unassigned before it can be deleted",
         ));
     }
@@ -213,7 +220,7 @@ pub async fn action(
             if ip.assignee_id.is_some() {
                 return Err(ApiErr::new(
                     422,
-                    "primary_ip_assigned",
+                    ErrorCode::PrimaryIpAssigned,
                     "primary IP is already assigned",
                 ));
             }
@@ -226,7 +233,7 @@ pub async fn action(
             if srv != ip.location.name {
                 return Err(ApiErr::new(
                     422,
-                    "primary_ip_datacenter_mismatch",
+                    ErrorCode::PrimaryIpDatacenterMismatch,
                     "the Primary IP is in a different location",
                 ));
             }
@@ -237,7 +244,7 @@ pub async fn action(
             if taken {
                 return Err(ApiErr::new(
                     422,
-                    "invalid_input",
+                    ErrorCode::InvalidInput,
                     format!("server {server} already has a {} Primary IP", ip.kind),
                 ));
             }
@@ -254,9 +261,9 @@ pub async fn action(
             )
         }
         "unassign" => {
-            let server = ip
-                .assignee_id
-                .ok_or_else(|| ApiErr::new(422, "invalid_input", "primary IP is not assigned"))?;
+            let server = ip.assignee_id.ok_or_else(|| {
+                ApiErr::new(422, ErrorCode::InvalidInput, "primary IP is not assigned")
+            })?;
             if w.servers.contains_key(&server) {
                 server_must_be_off(&w, server)?;
             }
@@ -303,7 +310,7 @@ pub async fn action(
         _ => {
             return Err(ApiErr::new(
                 404,
-                "not_found",
+                ErrorCode::NotFound,
                 format!("primary IP action {name:?} is not emulated"),
             ));
         }

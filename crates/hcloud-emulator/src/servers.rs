@@ -3,22 +3,55 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
+use hcloud::ErrorCode;
 use hcloud::models::*;
 use serde_json::{Value, json};
 
 use crate::Emu;
+use crate::firewalls;
 use crate::http::{self, ApiErr, Query, Res};
 use crate::networks::attach;
 use crate::world::{Effect, ServerRec, World, now_ms, rfc3339};
 
+/// Servers a spread placement group can hold.
+pub const SPREAD_GROUP_LIMIT: usize = 10;
+
+/// The server as clients see it now (derived fields filled in).
+pub fn render(w: &World, id: Id) -> Option<Server> {
+    let rec = w.servers.get(&id)?;
+    let mut s = rec.server.clone();
+    s.public_net.ipv4 = w.public_ipv4(id);
+    s.public_net.ipv6 = w
+        .primary_ips
+        .values()
+        .find(|p| p.kind == "ipv6" && p.assignee_id == Some(id))
+        .map(|p| PublicIpv6 {
+            id: p.id,
+            ip: p.ip.clone(),
+            blocked: false,
+            dns_ptr: Some(Vec::new()),
+        });
+    s.public_net.firewalls = w
+        .firewalls
+        .values()
+        .filter(|fw| firewalls::applies_to(fw, &rec.server))
+        .map(|fw| ServerFirewall {
+            id: fw.id,
+            status: "applied".into(),
+        })
+        .collect();
+    s.placement_group = w
+        .placement_groups
+        .values()
+        .find(|pg| pg.servers.contains(&id))
+        .cloned();
+    Some(s)
+}
+
 pub async fn list(State(emu): State<Emu>, RawQuery(q): RawQuery) -> Res {
     let q = Query::parse(q.as_deref())?;
     let w = emu.world();
-    let mut servers: Vec<Server> = w
-        .servers
-        .keys()
-        .filter_map(|id| w.render_server(*id))
-        .collect();
+    let mut servers: Vec<Server> = w.servers.keys().filter_map(|id| render(&w, *id)).collect();
     let statuses = q.all("status");
     if !statuses.is_empty() {
         servers.retain(|s| statuses.contains(&s.status.as_str()));
@@ -28,9 +61,7 @@ pub async fn list(State(emu): State<Emu>, RawQuery(q): RawQuery) -> Res {
 
 pub async fn get(State(emu): State<Emu>, Path(id): Path<Id>) -> Res {
     let w = emu.world();
-    let s = w
-        .render_server(id)
-        .ok_or_else(|| ApiErr::not_found("server"))?;
+    let s = render(&w, id).ok_or_else(|| ApiErr::not_found("server"))?;
     http::ok(json!({ "server": s }))
 }
 
@@ -76,7 +107,7 @@ pub async fn create(State(emu): State<Emu>, body: Bytes) -> Res {
     {
         return Err(ApiErr::new(
             412,
-            "resource_unavailable",
+            ErrorCode::ResourceUnavailable,
             format!(
                 "server type {} is not offered in {}",
                 server_type.name, location.name
@@ -86,7 +117,7 @@ pub async fn create(State(emu): State<Emu>, body: Bytes) -> Res {
     if !server_type.orderable_in(&location.name) {
         return Err(ApiErr::new(
             412,
-            "resource_unavailable",
+            ErrorCode::ResourceUnavailable,
             format!(
                 "server type {} is deprecated in {} and can no longer be ordered",
                 server_type.name, location.name
@@ -146,11 +177,11 @@ pub async fn create(State(emu): State<Emu>, body: Bytes) -> Res {
         let group = w.placement_groups.get(&pg).ok_or_else(|| {
             ApiErr::field("placement_group", format!("placement group {pg} not found"))
         })?;
-        if group.servers.len() >= 10 {
+        if group.servers.len() >= SPREAD_GROUP_LIMIT {
             return Err(ApiErr::new(
                 422,
-                "placement_error",
-                "a spread placement group holds at most 10 servers",
+                ErrorCode::PlacementError,
+                format!("a spread placement group holds at most {SPREAD_GROUP_LIMIT} servers"),
             ));
         }
     }
@@ -171,21 +202,21 @@ pub async fn create(State(emu): State<Emu>, body: Bytes) -> Res {
         if ip.kind != "ipv4" {
             return Err(ApiErr::new(
                 412,
-                "primary_ip_version_mismatch",
+                ErrorCode::PrimaryIpVersionMismatch,
                 "the Primary IP is not an IPv4",
             ));
         }
         if ip.assignee_id.is_some() {
             return Err(ApiErr::new(
                 422,
-                "primary_ip_assigned",
+                ErrorCode::PrimaryIpAssigned,
                 format!("primary IP {ip_id} is already assigned"),
             ));
         }
         if ip.location.name != location.name {
             return Err(ApiErr::new(
                 422,
-                "primary_ip_datacenter_mismatch",
+                ErrorCode::PrimaryIpDatacenterMismatch,
                 "the Primary IP is in a different location",
             ));
         }
@@ -193,9 +224,24 @@ pub async fn create(State(emu): State<Emu>, body: Bytes) -> Res {
     if enable_v4 && given_v4.is_none() && w.allocate_ipv4().is_none() {
         return Err(ApiErr::new(
             412,
-            "resource_unavailable",
+            ErrorCode::ResourceUnavailable,
             "no public IPv4 address left in the pool",
         ));
+    }
+    // The quota comes last: it stops requests that are otherwise valid.
+    if let Some(limit) = emu.options().server_limit
+        && w.servers.len() >= limit
+    {
+        return Err(ApiErr {
+            // The details follow the shape of the spec's example; the limit's
+            // name is the emulator's own.
+            details: json!({ "limits": [{ "name": "server_limit" }] }),
+            ..ApiErr::new(
+                403,
+                ErrorCode::ResourceLimitExceeded,
+                format!("server limit exceeded: this project may have at most {limit} servers"),
+            )
+        });
     }
 
     // All checks passed: create.
@@ -292,7 +338,7 @@ pub async fn create(State(emu): State<Emu>, body: Bytes) -> Res {
         }
         next_actions.push(next);
     }
-    let server = w.render_server(id);
+    let server = render(&w, id);
     emu.changed(&w);
     http::created(
         json!({ "server": server, "action": action, "next_actions": next_actions, "root_password": Value::Null }),
@@ -367,7 +413,7 @@ pub async fn update(State(emu): State<Emu>, Path(id): Path<Id>, body: Bytes) -> 
             rec.server.labels = l;
         }
     }
-    let s = w.render_server(id);
+    let s = render(&w, id);
     emu.changed(&w);
     http::ok(json!({ "server": s }))
 }
@@ -379,7 +425,11 @@ pub async fn delete(State(emu): State<Emu>, Path(id): Path<Id>) -> Res {
         .get(&id)
         .ok_or_else(|| ApiErr::not_found("server"))?;
     if rec.server.protection.delete {
-        return Err(ApiErr::new(423, "protected", "server is delete-protected"));
+        return Err(ApiErr::new(
+            423,
+            ErrorCode::Protected,
+            "server is delete-protected",
+        ));
     }
     if w.busy(id, "server") {
         return Err(ApiErr::locked("server"));
@@ -485,7 +535,7 @@ pub async fn action(
         _ => {
             return Err(ApiErr::new(
                 404,
-                "not_found",
+                ErrorCode::NotFound,
                 format!("server action {name:?} is not emulated"),
             ));
         }

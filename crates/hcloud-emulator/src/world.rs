@@ -366,38 +366,6 @@ impl World {
                 dns_ptr: format!("static.{}.clients.local", p.ip),
             })
     }
-
-    /// The server as clients see it now (derived fields filled in).
-    pub fn render_server(&self, id: Id) -> Option<Server> {
-        let rec = self.servers.get(&id)?;
-        let mut s = rec.server.clone();
-        s.public_net.ipv4 = self.public_ipv4(id);
-        s.public_net.ipv6 = self
-            .primary_ips
-            .values()
-            .find(|p| p.kind == "ipv6" && p.assignee_id == Some(id))
-            .map(|p| PublicIpv6 {
-                id: p.id,
-                ip: p.ip.clone(),
-                blocked: false,
-                dns_ptr: Some(Vec::new()),
-            });
-        s.public_net.firewalls = self
-            .firewalls
-            .values()
-            .filter(|fw| crate::firewalls::applies_to(fw, &rec.server))
-            .map(|fw| ServerFirewall {
-                id: fw.id,
-                status: "applied".into(),
-            })
-            .collect();
-        s.placement_group = self
-            .placement_groups
-            .values()
-            .find(|pg| pg.servers.contains(&id))
-            .cloned();
-        Some(s)
-    }
 }
 
 #[cfg(test)]

@@ -20,21 +20,14 @@ pub fn terraforms() -> Vec<Terraform> {
 }
 
 fn spec() -> Option<Arc<hcloud_emulator::spec::SpecChecker>> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/schemas/hcloud/cloud.spec.json");
-    if !p.is_file() {
-        eprintln!(
-            "note: {} is absent; responses are not validated against the OpenAPI document",
-            p.display()
-        );
-        return None;
-    }
-    static SPEC: std::sync::OnceLock<Arc<hcloud_emulator::spec::SpecChecker>> =
+    static SPEC: std::sync::OnceLock<Option<Arc<hcloud_emulator::spec::SpecChecker>>> =
         std::sync::OnceLock::new();
-    Some(
-        SPEC.get_or_init(|| Arc::new(hcloud_emulator::spec::SpecChecker::load(&p).unwrap()))
-            .clone(),
-    )
+    SPEC.get_or_init(|| {
+        hcloud_emulator::spec::find_hetzner_spec(env!("CARGO_MANIFEST_DIR"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .map(Arc::new)
+    })
+    .clone()
 }
 
 /// A local cloud on its own runtime.

@@ -11,8 +11,10 @@
     clippy::indexing_slicing
 )]
 
+mod admin;
 mod client;
 mod common;
 mod conformance;
+mod limits;
 mod rules;
 mod serve;

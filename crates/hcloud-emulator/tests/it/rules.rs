@@ -7,14 +7,19 @@ use tower::ServiceExt;
 
 use crate::common::{TOKEN, options};
 
-struct Api {
+/// The API through `app()`, authenticated with the test token.
+pub struct Api {
     router: axum::Router,
-    emu: hcloud_emulator::Emu,
+    pub emu: hcloud_emulator::Emu,
 }
 
 impl Api {
-    fn new() -> Api {
-        let emu = hcloud_emulator::Shared::new(options()).unwrap();
+    pub fn new() -> Api {
+        Api::with(options())
+    }
+
+    pub fn with(opts: hcloud_emulator::Options) -> Api {
+        let emu = hcloud_emulator::Shared::new(opts).unwrap();
         Api {
             router: hcloud_emulator::app(emu.clone()),
             emu,
@@ -53,23 +58,23 @@ impl Api {
         )
     }
 
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         self.call_as(Some(TOKEN), method, path, body).await
     }
 
-    async fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    pub async fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let (s, v) = self.call(method, path, body).await;
         assert!(s.is_success(), "{method} {path}: {s} {v}");
         v
     }
 
-    async fn err(&self, method: &str, path: &str, body: Option<Value>) -> (u16, String) {
+    pub async fn err(&self, method: &str, path: &str, body: Option<Value>) -> (u16, String) {
         let (s, v) = self.call(method, path, body).await;
         assert!(!s.is_success(), "{method} {path} succeeded: {v}");
         (s.as_u16(), v["error"]["code"].as_str().unwrap().to_owned())
     }
 
-    async fn server(&self, name: &str, extra: Value) -> i64 {
+    pub async fn server(&self, name: &str, extra: Value) -> i64 {
         let mut body = json!({ "name": name, "server_type": "cpx22", "image": "ubuntu-24.04", "location": "fsn1", "start_after_create": false,
             "public_net": { "enable_ipv4": false, "enable_ipv6": false } });
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
@@ -80,7 +85,7 @@ impl Api {
             .unwrap()
     }
 
-    fn spec_clean(&self) {
+    pub fn spec_clean(&self) {
         let v = self.emu.violations.lock().unwrap();
         assert!(
             v.is_empty(),

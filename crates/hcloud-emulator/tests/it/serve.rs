@@ -1,14 +1,26 @@
-//! The `k3strading-cloud serve` contract, checked from outside the process.
+//! The `k3strading-cloud serve` contract, checked from outside the process,
+//! with `--spec` so every response is checked against Hetzner's document.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::spec_path;
+
 const BIN: &str = env!("CARGO_BIN_EXE_k3strading-cloud");
 
 fn start(extra: &[&str]) -> (Child, String, BufReader<std::process::ChildStdout>) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--token", "serve-token"])
+    start_on("127.0.0.1:0", extra)
+}
+
+/// Starts `serve --listen <listen>`; the URL returned is the one printed.
+fn start_on(listen: &str, extra: &[&str]) -> (Child, String, BufReader<std::process::ChildStdout>) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--listen", listen, "--token", "serve-token"]);
+    if let Some(spec) = spec_path() {
+        cmd.arg("--spec").arg(spec);
+    }
+    let mut child = cmd
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -19,13 +31,15 @@ fn start(extra: &[&str]) -> (Child, String, BufReader<std::process::ChildStdout>
     out.read_line(&mut line).unwrap();
     let url = line
         .strip_prefix("listening on ")
-        .expect(&line)
+        .unwrap_or_else(|| panic!("serve --listen {listen} {extra:?} did not start: {line:?}"))
         .trim_end()
         .to_owned();
     assert!(line.ends_with("/v1\n"), "{line:?}");
     let port: u16 = url
-        .trim_start_matches("http://127.0.0.1:")
         .trim_end_matches("/v1")
+        .rsplit_once(':')
+        .unwrap()
+        .1
         .parse()
         .unwrap();
     assert_ne!(port, 0);
@@ -37,6 +51,30 @@ fn signal(child: &Child, sig: &str) {
         .args([sig, &child.id().to_string()])
         .status()
         .unwrap();
+}
+
+/// Runs the binary to its exit; a server that keeps running fails the test
+/// instead of hanging it.
+fn exit_of(args: &[&str]) -> std::process::Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{args:?} is still running after 5 s; stdout: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
 }
 
 fn exits_cleanly(mut child: Child) {
@@ -52,6 +90,19 @@ fn exits_cleanly(mut child: Child) {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Fails the test when a response broke Hetzner's OpenAPI document. `url`
+/// is the `/v1` base printed at start.
+async fn assert_spec_clean(url: &str) {
+    let admin = format!("{}/_emulator/spec-violations", url.trim_end_matches("/v1"));
+    let v: serde_json::Value = get(&admin, "serve-token").await.json().await.unwrap();
+    assert_eq!(v["checking"], spec_path().is_some(), "{v}");
+    assert_eq!(
+        v["violations"],
+        serde_json::json!([]),
+        "responses that break the OpenAPI document: {v:#}"
+    );
 }
 
 async fn get(url: &str, token: &str) -> reqwest::Response {
@@ -72,6 +123,14 @@ async fn prints_exactly_one_line_serves_and_exits_on_sigterm() {
         r.headers().contains_key("ratelimit-remaining")
             && r.headers().contains_key("x-correlation-id")
     );
+    assert_eq!(
+        get(&format!("{url}/servers/4242"), "serve-token")
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(get(&format!("{url}/servers"), "wrong").await.status(), 401);
+    assert_spec_clean(&url).await;
     signal(&child, "-TERM");
     exits_cleanly(child);
     let mut rest = String::new();
@@ -100,6 +159,7 @@ async fn state_file_survives_a_restart() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
+    assert_spec_clean(&url).await;
     signal(&child, "-TERM");
     exits_cleanly(child);
     let (child, url, _out) = start(&["--state", state_arg]);
@@ -109,6 +169,7 @@ async fn state_file_survives_a_restart() {
         .await
         .unwrap();
     assert_eq!(v["ssh_keys"].as_array().unwrap().len(), 1);
+    assert_spec_clean(&url).await;
     signal(&child, "-TERM");
     exits_cleanly(child);
 }
@@ -128,10 +189,65 @@ fn bad_arguments_and_unsafe_pools_are_refused_with_a_message() {
             "--ipv4-pool",
             "192.0.2.0/25",
         ],
+        vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--token",
+            "t",
+            "--server-limit",
+            "many",
+        ],
     ] {
         let out = Command::new(BIN).args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         assert!(out.stdout.is_empty());
         assert!(!out.stderr.is_empty());
     }
+}
+
+#[test]
+fn non_loopback_listen_addresses_are_refused_naming_the_flags() {
+    for addr in ["0.0.0.0:0", "[::]:0", "10.11.12.13:0"] {
+        let out = exit_of(&["serve", "--listen", addr, "--token", "t"]);
+        assert!(!out.status.success(), "{addr}: {:?}", out.status);
+        assert!(out.stdout.is_empty(), "{addr}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--listen") && err.contains("--allow-non-loopback"),
+            "{addr}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn allow_non_loopback_listens_on_every_interface() {
+    let (child, url, _out) = start_on("0.0.0.0:0", &["--allow-non-loopback"]);
+    assert!(url.starts_with("http://0.0.0.0:"), "{url}");
+    let local = url.replace("0.0.0.0", "127.0.0.1");
+    let r = get(&format!("{local}/locations"), "serve-token").await;
+    assert_eq!(r.status(), 200);
+    assert_spec_clean(&local).await;
+    signal(&child, "-TERM");
+    exits_cleanly(child);
+}
+
+#[tokio::test]
+async fn server_limit_sets_the_project_quota() {
+    let (child, url, _out) = start(&["--server-limit", "1"]);
+    let create = |name: &str| {
+        reqwest::Client::new()
+            .post(format!("{url}/servers"))
+            .bearer_auth("serve-token")
+            .json(&serde_json::json!({ "name": name, "server_type": "cpx22", "image": "ubuntu-24.04" }))
+            .send()
+    };
+    assert_eq!(create("one").await.unwrap().status(), 201);
+    let r = create("two").await.unwrap();
+    assert_eq!(r.status(), 403);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "resource_limit_exceeded", "{v}");
+    assert_spec_clean(&url).await;
+    signal(&child, "-TERM");
+    exits_cleanly(child);
 }
