@@ -27,7 +27,7 @@ pub fn host_routes() -> Vec<Ipv4Net> {
 }
 
 /// Refuses pools that overlap a route of this host (the default route aside)
-/// or the documentation range this workplace's own network uses.
+/// or 192.0.2.0/24 (a documentation range some hosts use for their own network).
 pub fn check_against_host(pool: &Ipv4Net) -> Result<(), String> {
     let forbidden: Ipv4Net = Ipv4Net::new(Ipv4Addr::new(192, 0, 2, 0), 24).unwrap_or_default();
     for net in host_routes().into_iter().chain([forbidden]) {

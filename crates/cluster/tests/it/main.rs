@@ -90,7 +90,7 @@ fn servers(c: &Cloud) -> BTreeMap<String, (Option<String>, hcloud::models::Label
     let w = c.emu.world();
     w.servers
         .keys()
-        .filter_map(|id| w.render_server(*id))
+        .filter_map(|id| hcloud_emulator::servers::render(&w, *id))
         .map(|s| {
             let pg = s.placement_group.as_ref().map(|g| g.name.clone());
             (s.name, (pg, s.labels))
