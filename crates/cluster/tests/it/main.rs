@@ -32,8 +32,31 @@ struct Cloud {
     api: Client,
 }
 
+impl Drop for Cloud {
+    /// Every response of every test is checked against Hetzner's OpenAPI
+    /// document (when present).
+    fn drop(&mut self) {
+        let v = self.emu.violations.lock().unwrap();
+        if !std::thread::panicking() {
+            assert!(
+                v.is_empty(),
+                "responses that break the OpenAPI document: {v:?}"
+            );
+        }
+    }
+}
+
 async fn cloud(tweak: impl FnOnce(&mut Options)) -> Cloud {
+    static SPEC: std::sync::OnceLock<Option<std::sync::Arc<hcloud_emulator::spec::SpecChecker>>> =
+        std::sync::OnceLock::new();
     let mut opts = Options::new(TOKEN);
+    opts.spec = SPEC
+        .get_or_init(|| {
+            hcloud_emulator::spec::find_hetzner_spec(env!("CARGO_MANIFEST_DIR"))
+                .unwrap()
+                .map(std::sync::Arc::new)
+        })
+        .clone();
     tweak(&mut opts);
     let emu = Shared::new(opts).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
