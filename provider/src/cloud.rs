@@ -2,6 +2,8 @@
 //! client, a per-process catalog cache, the plan registry, and the mapping
 //! of cluster errors to diagnostics.
 
+use k3strading_cluster::hcloud;
+
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::Mutex;

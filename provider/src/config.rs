@@ -1,5 +1,7 @@
 //! The provider block: Hetzner API credentials and client behaviour.
 
+use k3strading_cluster::hcloud;
+
 use std::time::Duration;
 
 use tfplug::{Attribute, Diagnostic, Diagnostics, Schema, Value, validators};

@@ -6,6 +6,8 @@
 //! state, diagnostics, import) onto the cluster domain in `k3strading-cluster`;
 //! the protocol itself lives in `tfplug`.
 
+use k3strading_cluster::hcloud;
+
 pub mod cloud;
 pub mod config;
 pub mod docs;

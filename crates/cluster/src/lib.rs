@@ -40,6 +40,8 @@ pub mod ssh_key;
 pub mod teardown;
 
 pub use error::{Error, Field};
+/// The Hetzner client this crate speaks through, for front ends that build it.
+pub use hcloud;
 
 use std::time::Duration;
 

@@ -1,5 +1,7 @@
 //! Schema pieces and value conversions both resources use.
 
+use k3strading_cluster::hcloud;
+
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::Duration;

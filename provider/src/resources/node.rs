@@ -3,6 +3,8 @@
 //! all, with egress through the control plane), role labels and taints. The
 //! work is done by the cluster crate; this module maps values and errors.
 
+use k3strading_cluster::hcloud;
+
 use std::net::Ipv4Addr;
 
 use k3strading_cluster::converge::{self, NodeBuilt};
