@@ -13,5 +13,8 @@
 
 mod bad_config;
 mod common;
+mod facts;
 mod faults;
 mod lifecycle;
+mod release_lag;
+mod requests;
