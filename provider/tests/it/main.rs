@@ -15,6 +15,7 @@ mod bad_config;
 mod common;
 mod facts;
 mod faults;
+mod interrupted;
 mod lifecycle;
 mod release_lag;
 mod requests;
