@@ -19,3 +19,4 @@ mod interrupted;
 mod lifecycle;
 mod release_lag;
 mod requests;
+mod secrets;
