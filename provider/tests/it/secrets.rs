@@ -77,14 +77,11 @@ fn traced(wd: &Workdir, args: &[&str], code: i32) -> Run {
     run
 }
 
-fn assert_absent(secret: &str, texts: &[(String, String)]) {
-    assert!(secret.len() >= 16, "a secret too short to search for");
+/// Fails when `secret` (called `name`) shows in any of `texts`.
+fn assert_absent(name: &str, secret: &str, texts: &[(String, String)]) {
+    assert!(secret.len() >= 16, "{name} is too short to search for");
     for (what, text) in texts {
-        assert!(
-            !text.contains(secret),
-            "a secret leaked into {what}: {}…",
-            &secret[..6]
-        );
+        assert!(!text.contains(secret), "{name} leaked into {what}");
     }
 }
 
@@ -119,10 +116,7 @@ fn happy_path(route: Route) {
     let mut seen: Vec<(String, String)> = Vec::new();
     let mut later: Vec<(String, String)> = Vec::new();
     seen.push(("apply".into(), traced(&wd, &APPLY, 0).all()));
-    let secrets = [
-        state_secret(&wd, "ssh_private_key"),
-        state_secret(&wd, "k3s_token"),
-    ];
+    let secrets = ["ssh_private_key", "k3s_token"].map(|n| (n, state_secret(&wd, n)));
     for (what, args) in [
         ("plan", &PLAN[..]),
         ("apply without changes", &APPLY[..]),
@@ -151,9 +145,9 @@ fn happy_path(route: Route) {
     ));
     seen.push(("the request log".into(), request_log(&cloud)));
     later.push(("the request log".into(), request_log(&cloud)));
-    assert_absent(TOKEN, &seen);
-    for secret in &secrets {
-        assert_absent(secret, &later);
+    assert_absent("the Hetzner token", TOKEN, &seen);
+    for (name, secret) in &secrets {
+        assert_absent(name, secret, &later);
     }
 }
 
@@ -222,6 +216,6 @@ fn failed_api_calls_never_show_the_token() {
         seen.push((format!("{command} under {fault}"), run.all()));
         seen.push((format!("request log under {fault}"), request_log(&cloud)));
     }
-    assert_absent(TOKEN, &seen);
-    assert_absent(WRONG_TOKEN, &seen);
+    assert_absent("the Hetzner token", TOKEN, &seen);
+    assert_absent("the refused token", WRONG_TOKEN, &seen);
 }
