@@ -339,7 +339,7 @@ fn rejected(tf: &Terraform) {
     let cloud = Cloud::start(|_| {});
     let before = cloud.inventory();
     let cases = cases();
-    assert_eq!(cases.len(), CASES);
+    assert_eq!(cases.len(), CASES, "a case was added or lost: update CASES");
     let mut names: Vec<&str> = cases.iter().map(|c| c.what).collect();
     names.sort_unstable();
     names.dedup();
