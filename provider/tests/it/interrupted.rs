@@ -138,6 +138,9 @@ fn killed_during_destroy(tf: &Terraform) {
     let cloud = slow_cloud();
     let wd = workdir(tf, &cloud, None);
     ok(wd.run(&APPLY), "apply");
+    // Real-time deletes (3 s each): the cluster's teardown, which waits for
+    // the nodes' deletes, cannot begin before the kill lands.
+    cloud.emu.world().latency = Latency::Realistic { scale: 1.0 };
     kill_provider_when(
         &cloud,
         &wd,
