@@ -18,7 +18,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 
 pub mod plugin;
+pub mod process;
 pub mod scenario;
+
+pub use process::Running;
 
 /// The Terraform versions installed by `scripts/setup.sh`.
 pub const PINNED_VERSIONS: [&str; 2] = ["1.15.5", "1.13.5"];
@@ -142,6 +145,7 @@ pub struct Workdir {
     dir: tempfile::TempDir,
     tf: Terraform,
     env: Vec<(String, String)>,
+    unset: Vec<String>,
 }
 
 impl Workdir {
@@ -184,6 +188,7 @@ impl Workdir {
             dir,
             tf: tf.clone(),
             env,
+            unset: Vec::new(),
         })
     }
 
@@ -195,6 +200,13 @@ impl Workdir {
     /// Adds an environment variable for every later command.
     pub fn set_env(&mut self, key: &str, value: &str) {
         self.env.push((key.to_owned(), value.to_owned()));
+    }
+
+    /// Removes an environment variable from every later command, whether
+    /// set here or inherited.
+    pub fn remove_env(&mut self, key: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.unset.push(key.to_owned());
     }
 
     /// Writes `name` (e.g. `main.tf`) with `content`.
@@ -210,6 +222,9 @@ impl Workdir {
             .stdin(Stdio::null());
         // Tests decide about logging themselves.
         c.env_remove("TF_LOG").env_remove("TF_LOG_PROVIDER");
+        for k in &self.unset {
+            c.env_remove(k);
+        }
         for (k, v) in &self.env {
             c.env(k, v);
         }
@@ -241,6 +256,22 @@ impl Workdir {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?)
+    }
+
+    /// Starts `terraform args...` in the background (extra environment for
+    /// this command only), for tests that act while it runs.
+    pub fn start(&self, args: &[&str], extra: &[(&str, &str)]) -> Result<Running> {
+        let started = Instant::now();
+        let mut c = self.command(args);
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        let child = c
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {} {args:?}", self.tf.bin.display()))?;
+        Ok(Running::new(child, started))
     }
 
     /// `terraform show -json` of the current state.

@@ -1,11 +1,14 @@
 //! The local cloud in-process, Terraform work directories for the root
 //! module, and inventory checks.
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hcloud_emulator::{Emu, Options, Shared, app};
 use k3strading_e2e::{ProviderBin, Run, Terraform, Workdir};
+
+use crate::facts::assert_converged;
 use serde_json::Value;
 
 pub const TOKEN: &str = "canary-7f3a9c1e-hetzner-token";
@@ -87,6 +90,33 @@ impl Cloud {
         self.emu.add_fault(serde_json::from_value(f).unwrap());
     }
 
+    /// Calls the local cloud's admin API (`/_emulator/...`) over its socket,
+    /// for what has no in-process handle; returns the status code.
+    pub fn admin(&self, method: &str, path: &str, body: &Value) -> u16 {
+        use std::io::{Read as _, Write as _};
+        let addr = self
+            .url
+            .strip_prefix("http://")
+            .and_then(|u| u.strip_suffix("/v1"))
+            .unwrap();
+        let body = body.to_string();
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            conn,
+            "{method} /_emulator{path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).unwrap();
+        answer
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Scripts an action outcome.
     pub fn action_fault(&self, f: Value) {
         self.emu
@@ -114,23 +144,58 @@ pub struct Inventory {
     pub primary_ips: Vec<(String, String, bool, bool)>,
 }
 
-impl Inventory {
-    /// Sorted server names.
-    pub fn server_names(&self) -> Vec<String> {
-        let mut s = self.servers.clone();
-        s.sort();
-        s
-    }
+/// The cluster name the root module derives from `env`.
+pub fn cluster_name(env: &str) -> String {
+    format!("k3s-trading-{env}")
 }
 
-/// The servers the root module makes for `env` with one app VM.
-pub fn seed_servers(env: &str) -> Vec<String> {
-    let mut v: Vec<String> = ["control", "kafka-0", "kafka-1", "kafka-2", "app-0"]
-        .iter()
-        .map(|s| format!("k3s-trading-{env}-{s}"))
-        .collect();
-    v.sort();
+/// One server of the root module's layout.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// Server name.
+    pub name: String,
+    /// `control-plane`, `kafka` or `app`.
+    pub role: &'static str,
+    /// Fixed private address.
+    pub private_ip: Ipv4Addr,
+    /// Logical name of its Primary IP, if it has one.
+    pub primary_ip: Option<&'static str>,
+}
+
+/// The servers `terraform/` makes for `cluster`: the control plane on
+/// 10.0.1.10 with Primary IP `control`, kafka-N on 10.0.1.2N (kafka-0 with
+/// Primary IP `kafka`), app-N on 10.0.1.(30+N).
+pub fn layout(cluster: &str, app_count: u8) -> Vec<Planned> {
+    let mut v = vec![Planned {
+        name: format!("{cluster}-control"),
+        role: "control-plane",
+        private_ip: Ipv4Addr::new(10, 0, 1, 10),
+        primary_ip: Some("control"),
+    }];
+    for n in 0..3u8 {
+        v.push(Planned {
+            name: format!("{cluster}-kafka-{n}"),
+            role: "kafka",
+            private_ip: Ipv4Addr::new(10, 0, 1, 20 + n),
+            primary_ip: (n == 0).then_some("kafka"),
+        });
+    }
+    for n in 0..app_count {
+        v.push(Planned {
+            name: format!("{cluster}-app-{n}"),
+            role: "app",
+            private_ip: Ipv4Addr::new(10, 0, 1, 30 + n),
+            primary_ip: None,
+        });
+    }
     v
+}
+
+/// The placement group a server of `cluster` with `private_ip` belongs to:
+/// spread groups hold at most 10 servers, so each block of ten addresses of
+/// the /24 (10.0.1.10-19, 20-29, ...) has its own, `<cluster>-spread-N`.
+pub fn expected_placement_group(cluster: &str, private_ip: Ipv4Addr) -> String {
+    format!("{cluster}-spread-{}", private_ip.octets()[3] / 10)
 }
 
 /// A work directory holding `terraform/` (or `main_tf` when given), wired
@@ -153,6 +218,26 @@ pub fn workdir(tf: &Terraform, cloud: &Cloud, main_tf: Option<&str>) -> Workdir 
     wd.set_env("HCLOUD_ENDPOINT", &cloud.url);
     wd.set_env("HCLOUD_TOKEN", TOKEN);
     wd
+}
+
+pub const APPLY: [&str; 5] = ["apply", "-auto-approve", "-no-color", "-var", "env=dev"];
+pub const PLAN: [&str; 5] = ["plan", "-detailed-exitcode", "-no-color", "-var", "env=dev"];
+pub const DESTROY: [&str; 5] = ["destroy", "-auto-approve", "-no-color", "-var", "env=dev"];
+
+/// Re-applies, expects an empty plan after that, and the full facts of the
+/// seed layout: no orphans, no duplicates, nothing missing.
+pub fn converged(tf: &Terraform, cloud: &Cloud, wd: &Workdir, what: &str) {
+    let again = wd.run(&APPLY).unwrap();
+    assert_eq!(
+        again.code,
+        0,
+        "{what}: re-apply on Terraform {} did not converge\n{}",
+        tf.label,
+        again.all()
+    );
+    ok(wd.run(&PLAN), what);
+    assert_converged(cloud, "dev", &format!("{what} (Terraform {})", tf.label));
+    cloud.assert_spec_clean();
 }
 
 pub fn ok(run: anyhow::Result<Run>, what: &str) -> Run {

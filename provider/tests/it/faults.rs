@@ -1,60 +1,20 @@
 //! Fault runs: under injected API faults the apply succeeds or fails with a
-//! clear diagnostic, a re-apply converges, and the inventory holds exactly the
-//! seed layout: no orphans, no duplicates. Plus the token canary.
+//! clear diagnostic, the request log (or the actions) shows the fault really
+//! happened, a re-apply converges, and the cloud holds the full facts of the
+//! seed layout: no orphans, no duplicates. Plus a foreign server that shares
+//! a node's name.
 
-use std::time::{Duration, Instant};
-
-use hcloud_emulator::world::Latency;
 use k3strading_e2e::Terraform;
 use serde_json::json;
 
 use crate::common::*;
+use crate::requests::{Requests, endpoint, has_query};
 
-const APPLY: [&str; 5] = ["apply", "-auto-approve", "-no-color", "-var", "env=dev"];
-
-fn converged(tf: &Terraform, cloud: &Cloud, wd: &k3strading_e2e::Workdir, what: &str) {
-    let again = wd.run(&APPLY).unwrap();
-    assert_eq!(
-        again.code,
-        0,
-        "{what}: re-apply did not converge\n{}",
-        again.all()
-    );
-    ok(
-        wd.run(&["plan", "-detailed-exitcode", "-no-color", "-var", "env=dev"]),
-        what,
-    );
-    let inv = cloud.inventory();
-    assert_eq!(
-        inv.server_names(),
-        seed_servers("dev"),
-        "{what}: orphans or duplicates on Terraform {}",
-        tf.label
-    );
-    assert_eq!(
-        (
-            inv.networks,
-            inv.firewalls,
-            inv.placement_groups,
-            inv.ssh_keys,
-            inv.primary_ips.len()
-        ),
-        (1, 1, 3, 1, 2),
-        "{what}: {inv:?}"
-    );
-    cloud.assert_spec_clean();
-}
-
-/// Applies under `inject`; the first apply may fail only with `expected_error`.
-fn fault_run(
-    tf: &Terraform,
-    what: &str,
-    tweak: impl FnOnce(&mut hcloud_emulator::Options),
-    inject: impl FnOnce(&Cloud),
-    expected_error: Option<&str>,
-) {
-    let cloud = Cloud::start(tweak);
-    inject(&cloud);
+/// Applies under `case`'s fault; the first apply may fail only with its
+/// expected error; the fault must show in the request log or the actions.
+fn fault_run(tf: &Terraform, what: &str, case: FaultCase) {
+    let cloud = Cloud::start(case.tweak);
+    (case.inject)(&cloud);
     // Short deadlines, so a stuck action fails the apply quickly.
     let module = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../terraform/main.tf"),
@@ -71,7 +31,7 @@ fn fault_run(
     assert_eq!(module.matches("create = \"5s\"").count(), 3);
     let wd = workdir(tf, &cloud, Some(&module));
     let first = wd.run(&APPLY).unwrap();
-    match expected_error {
+    match case.expected_error {
         None => assert_eq!(first.code, 0, "{what}: apply failed\n{}", first.all()),
         Some(msg) => {
             assert_ne!(first.code, 0, "{what}: apply should have failed");
@@ -82,88 +42,243 @@ fn fault_run(
             );
         }
     }
+    (case.fired)(&cloud, &Requests::all(&cloud));
     converged(tf, &cloud, &wd, what);
 }
 
-type Tweak = fn(&mut hcloud_emulator::Options);
-type Inject = fn(&Cloud);
+struct FaultCase {
+    tweak: fn(&mut hcloud_emulator::Options),
+    inject: fn(&Cloud),
+    /// What the first apply must fail with, when it must.
+    expected_error: Option<&'static str>,
+    /// Asserts from the request log and the world that the fault happened.
+    fired: fn(&Cloud, &Requests),
+}
 
 fn no_tweak(_: &mut hcloud_emulator::Options) {}
 
-/// (name, cloud options, injection, expected first-apply error)
-fn table() -> Vec<(&'static str, Tweak, Inject, Option<&'static str>)> {
-    vec![
-        (
-            "rate_limit",
-            |o| {
-                o.rate_limit = 25;
-                o.refill_per_sec = 15.0;
+/// Seconds since the epoch of an RFC 3339 time with second precision in UTC
+/// (`2026-07-01T12:00:00Z`), as the cloud writes action start times.
+fn epoch_secs(t: &str) -> i64 {
+    let n = |r: std::ops::Range<usize>| t.get(r).unwrap().parse::<i64>().unwrap();
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    let (hh, mm, ss) = (n(11..13), n(14..16), n(17..19));
+    // Days from civil (proleptic Gregorian), with March as the first month.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + hh * 3600 + mm * 60 + ss
+}
+
+/// Asserts that `ep` was answered `status` exactly `n` times.
+fn expect_count(r: &Requests, ep: &str, status: u16, n: usize) {
+    let got = r.count(ep, status);
+    assert_eq!(
+        got,
+        n,
+        "{ep} was answered {status} {got} times, not {n}\n{}",
+        r.render()
+    );
+}
+
+fn server_creates(r: &Requests) -> usize {
+    r.to("POST /servers").count()
+}
+
+fn table(name: &str) -> FaultCase {
+    match name {
+        "rate_limit" => FaultCase {
+            tweak: |o| {
+                o.rate_limit = 20;
+                o.refill_per_sec = 10.0;
             },
-            |_| {},
-            None,
-        ),
-        (
-            "conflict",
-            no_tweak,
-            |c| {
+            // The budget is spent before the run starts.
+            inject: |c| assert_eq!(c.admin("POST", "/budget", &json!({ "remaining": 0 })), 200),
+            expected_error: None,
+            fired: |_, r| {
+                let (i, refused) =
+                    r.0.iter()
+                        .enumerate()
+                        .find(|(_, e)| e.status == 429)
+                        .unwrap_or_else(|| panic!("no request was answered 429\n{}", r.render()));
+                let ep = endpoint(refused);
+                assert!(
+                    r.to(&ep)
+                        .any(|(j, e)| j > i && (200..300).contains(&e.status)),
+                    "{ep} was not tried again after the 429\n{}",
+                    r.render()
+                );
+            },
+        },
+        "conflict" => FaultCase {
+            tweak: no_tweak,
+            inject: |c| {
                 c.fault(json!({ "method": "POST", "path": "/servers", "status": 409, "code": "conflict", "times": 2 }))
             },
-            None,
-        ),
-        (
-            "bad_gateway_on_reads",
-            no_tweak,
-            |c| c.fault(json!({ "method": "GET", "path": "/networks", "status": 502, "times": 2 })),
-            None,
-        ),
-        (
-            "bad_gateway_on_create",
-            no_tweak,
-            |c| {
+            expected_error: None,
+            fired: |_, r| {
+                expect_count(r, "POST /servers", 409, 2);
+                expect_count(r, "POST /servers", 201, 5);
+                assert_eq!(
+                    server_creates(r),
+                    7,
+                    "one retry per conflict\n{}",
+                    r.render()
+                );
+            },
+        },
+        "bad_gateway_on_reads" => FaultCase {
+            tweak: no_tweak,
+            inject: |c| {
+                c.fault(json!({ "method": "GET", "path": "/networks", "status": 502, "times": 2 }))
+            },
+            expected_error: None,
+            fired: |_, r| {
+                let failed: Vec<usize> = r
+                    .to("GET /networks")
+                    .filter(|(_, e)| e.status == 502)
+                    .map(|(i, _)| i)
+                    .collect();
+                expect_count(r, "GET /networks", 502, 2);
+                let last = *failed.last().unwrap();
+                assert!(
+                    r.to("GET /networks")
+                        .any(|(i, e)| i > last && e.status == 200),
+                    "the read was not repeated after the 502\n{}",
+                    r.render()
+                );
+            },
+        },
+        "bad_gateway_on_create" => FaultCase {
+            tweak: no_tweak,
+            inject: |c| {
                 c.fault(json!({ "method": "POST", "path": "/servers", "status": 502, "code": "bad_gateway", "times": 1 }))
             },
-            None,
-        ),
-        (
-            "locked",
-            no_tweak,
-            |c| {
+            expected_error: None,
+            fired: |_, r| {
+                let creates: Vec<u16> = r.to("POST /servers").map(|(_, e)| e.status).collect();
+                assert_eq!(
+                    creates.first(),
+                    Some(&502),
+                    "the first server create was not answered 502\n{}",
+                    r.render()
+                );
+                expect_count(r, "POST /servers", 201, 5);
+                assert_eq!(server_creates(r), 6, "one retry, no more\n{}", r.render());
+            },
+        },
+        "locked" => FaultCase {
+            tweak: no_tweak,
+            inject: |c| {
                 c.fault(json!({ "method": "POST", "path": "/servers/{id}/actions/attach_to_network", "status": 423, "code": "locked", "times": 2 }))
             },
-            None,
-        ),
-        (
-            "ambiguous_create",
-            no_tweak,
-            |c| {
+            expected_error: None,
+            fired: |_, r| {
+                let ep = "POST /servers/{id}/actions/attach_to_network";
+                expect_count(r, ep, 423, 2);
+                expect_count(r, ep, 201, 5);
+            },
+        },
+        "ambiguous_create" => FaultCase {
+            tweak: no_tweak,
+            inject: |c| {
                 c.fault(json!({ "method": "POST", "path": "/servers", "mode": "commit_then_drop", "times": 1 }))
             },
-            None,
-        ),
-        (
-            "failing_action",
-            no_tweak,
-            |c| {
+            expected_error: None,
+            fired: |c, r| {
+                // The control plane is created first and alone: its create
+                // was committed (201), and instead of polling the create
+                // action the provider looked the server up by name, because
+                // the answer never reached it.
+                let (i, first) = r.to("POST /servers").next().unwrap();
+                assert_eq!(first.status, 201, "{}", r.render());
+                let next = r.0.get(i + 1).unwrap();
+                assert!(
+                    endpoint(next) == "GET /servers"
+                        && has_query(next, "name", "k3s-trading-dev-control"),
+                    "the provider did not look the server up after its create \
+                     (so the answer reached it)\n{}",
+                    r.render()
+                );
+                assert_eq!(server_creates(r), 5, "created twice\n{}", r.render());
+                assert!(
+                    c.emu
+                        .world()
+                        .servers
+                        .values()
+                        .any(|s| s.server.name == "k3s-trading-dev-control"),
+                    "the committed create left no server"
+                );
+            },
+        },
+        "failing_action" => FaultCase {
+            tweak: no_tweak,
+            inject: |c| {
                 c.action_fault(json!({ "command": "start_server", "mode": "fail", "code": "boot_failed", "message": "no bootable disk" }))
             },
-            Some("boot_failed"),
-        ),
-        (
-            "stuck_action",
-            no_tweak,
-            |c| {
+            expected_error: Some("boot_failed"),
+            fired: |c, r| {
+                let failed: Vec<i64> = c
+                    .emu
+                    .world()
+                    .actions
+                    .values()
+                    .filter(|a| {
+                        a.action.command == "start_server"
+                            && a.action.status == hcloud::models::ActionStatus::Error
+                            && a.action
+                                .error
+                                .as_ref()
+                                .is_some_and(|e| e.code == "boot_failed")
+                    })
+                    .map(|a| a.action.id)
+                    .collect();
+                assert_eq!(failed.len(), 1, "no failed start_server action");
+                assert!(
+                    r.polls_of_action(failed[0]) >= 1,
+                    "the failed action was never polled\n{}",
+                    r.render()
+                );
+            },
+        },
+        "stuck_action" => FaultCase {
+            tweak: no_tweak,
+            inject: |c| {
                 c.action_fault(
                     json!({ "command": "attach_to_network", "mode": "stuck", "duration_ms": 7000 }),
                 )
             },
-            Some("did not finish"),
-        ),
-    ]
+            expected_error: Some("did not finish"),
+            fired: |c, r| {
+                let stuck: Vec<i64> = c
+                    .emu
+                    .world()
+                    .actions
+                    .values()
+                    .filter(|a| {
+                        let started_ms = epoch_secs(&a.action.started) * 1000;
+                        a.action.command == "attach_to_network"
+                            && a.done_at.is_some_and(|d| d - (started_ms as u64) >= 5000)
+                    })
+                    .map(|a| a.action.id)
+                    .collect();
+                assert_eq!(stuck.len(), 1, "no long-running attach action");
+                assert!(
+                    r.polls_of_action(stuck[0]) >= 2,
+                    "the stuck action was not polled until the deadline\n{}",
+                    r.render()
+                );
+            },
+        },
+        other => panic!("no fault case {other}"),
+    }
 }
 
 fn run_fault(tf: &Terraform, name: &str) {
-    let (what, tweak, inject, expected) = table().into_iter().find(|(n, ..)| *n == name).unwrap();
-    fault_run(tf, what, tweak, inject, expected);
+    fault_run(tf, name, table(name));
 }
 
 macro_rules! fault_tests {
@@ -187,108 +302,6 @@ fault_tests!(
     failing_action,
     stuck_action
 );
-
-#[test]
-fn primary_ip_release_lag_is_ridden_out() {
-    let tf = &terraforms()[0];
-    let cloud = Cloud::start(|_| {});
-    let wd = workdir(tf, &cloud, None);
-    ok(wd.run(&APPLY), "apply");
-    // Hetzner keeps reporting the IPs as assigned for a while after delete.
-    cloud.emu.world().ip_release_lag_ms = 4000;
-    ok(
-        wd.run(&["destroy", "-auto-approve", "-no-color", "-var", "env=dev"]),
-        "destroy",
-    );
-    assert!(
-        cloud
-            .inventory()
-            .primary_ips
-            .iter()
-            .any(|(_, _, assigned, _)| *assigned),
-        "no lag to ride out"
-    );
-    ok(wd.run(&APPLY), "apply while the IPs still look assigned");
-    let polls = cloud
-        .emu
-        .request_log()
-        .iter()
-        .filter(|r| r.method == "GET" && r.path.starts_with("/primary_ips/"))
-        .count();
-    assert!(polls >= 2, "the provider did not wait for the release");
-    converged(tf, &cloud, &wd, "release lag");
-}
-
-#[test]
-fn provider_killed_mid_apply_then_reapply_converges() {
-    let tf = &terraforms()[0];
-    let cloud = Cloud::start(|o| o.latency = Latency::Realistic { scale: 0.1 });
-    let wd = workdir(tf, &cloud, None);
-    let mut child = wd.spawn(&APPLY).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    // Wait until the first server exists, then kill the provider.
-    while cloud.inventory().servers.is_empty() {
-        assert!(Instant::now() < deadline, "apply never created a server");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let pattern = format!(
-        "{}/.plugins/terraform-provider-k3strading",
-        wd.path().display()
-    );
-    let killed = std::process::Command::new("pkill")
-        .args(["-KILL", "-f", &pattern])
-        .status()
-        .unwrap();
-    assert!(killed.success(), "no provider process to kill");
-    let status = child.wait().unwrap();
-    assert!(
-        !status.success(),
-        "apply survived the provider being killed"
-    );
-    converged(tf, &cloud, &wd, "provider killed mid-apply");
-}
-
-#[test]
-fn the_token_never_appears_in_state_plans_logs_or_the_cloud() {
-    let tf = &terraforms()[0];
-    let cloud = Cloud::start(|_| {});
-    let wd = workdir(tf, &cloud, None);
-    let mut seen = Vec::new();
-    for args in [
-        &APPLY[..],
-        &["plan", "-no-color", "-var", "env=dev"],
-        &["show", "-json"],
-        &["destroy", "-auto-approve", "-no-color", "-var", "env=dev"],
-    ] {
-        let run = wd.run_env(args, &[("TF_LOG", "TRACE")]).unwrap();
-        assert_eq!(
-            run.code,
-            0,
-            "{args:?}\n{}",
-            run.stderr
-                .lines()
-                .rev()
-                .take(30)
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-        assert!(
-            run.stderr
-                .contains("provider.terraform-provider-k3strading"),
-            "provider logs missing from TF_LOG=TRACE"
-        );
-        seen.push(run.all());
-    }
-    seen.push(std::fs::read_to_string(wd.path().join("terraform.tfstate")).unwrap());
-    seen.push(
-        std::fs::read_to_string(wd.path().join("terraform.tfstate.backup")).unwrap_or_default(),
-    );
-    seen.push(serde_json::to_string(&*cloud.emu.world()).unwrap());
-    seen.push(serde_json::to_string(&cloud.emu.request_log()).unwrap());
-    for (i, text) in seen.iter().enumerate() {
-        assert!(!text.contains(TOKEN), "the token leaked into output #{i}");
-    }
-}
 
 #[test]
 fn a_foreign_server_with_a_node_name_is_never_touched() {

@@ -6,6 +6,7 @@ use k3strading_e2e::Terraform;
 use serde_json::Value;
 
 use crate::common::*;
+use crate::facts::{assert_converged, assert_destroyed};
 
 fn daily_loop(tf: &Terraform) {
     let cloud = Cloud::start(|_| {});
@@ -18,24 +19,8 @@ fn daily_loop(tf: &Terraform) {
         "Terraform {}: first apply of terraform/ took {:?}",
         tf.label, apply.elapsed
     );
+    assert_converged(&cloud, "dev", "first apply");
     let first = cloud.inventory();
-    assert_eq!(first.server_names(), seed_servers("dev"));
-    assert_eq!(
-        (
-            first.networks,
-            first.firewalls,
-            first.placement_groups,
-            first.ssh_keys
-        ),
-        (1, 1, 3, 1)
-    );
-    assert_eq!(first.primary_ips.len(), 2);
-    assert!(
-        first
-            .primary_ips
-            .iter()
-            .all(|(_, _, assigned, protected)| *assigned && *protected)
-    );
     let outputs: Value =
         serde_json::from_str(&ok(wd.run(&["output", "-json"]), "outputs").stdout).unwrap();
     let cp_ip = outputs["control_plane_ipv4"]["value"]
@@ -121,25 +106,7 @@ fn daily_loop(tf: &Terraform) {
         wd.run(&["destroy", "-auto-approve", "-no-color", "-var", "env=dev"]),
         "destroy",
     );
-    let after = cloud.inventory();
-    assert!(after.servers.is_empty(), "{after:?}");
-    assert_eq!(
-        (
-            after.networks,
-            after.firewalls,
-            after.placement_groups,
-            after.ssh_keys
-        ),
-        (0, 0, 0, 0)
-    );
-    assert_eq!(after.primary_ips.len(), 2);
-    assert!(
-        after
-            .primary_ips
-            .iter()
-            .all(|(_, _, assigned, protected)| !*assigned && *protected),
-        "{after:?}"
-    );
+    assert_destroyed(&cloud, "dev", "destroy");
 
     // Tomorrow: a fresh checkout, no state at all.
     let wd2 = workdir(tf, &cloud, None);
@@ -147,8 +114,8 @@ fn daily_loop(tf: &Terraform) {
         wd2.run(&["apply", "-auto-approve", "-no-color", "-var", "env=dev"]),
         "apply with empty state",
     );
+    assert_converged(&cloud, "dev", "apply with empty state");
     let again = cloud.inventory();
-    assert_eq!(again.server_names(), seed_servers("dev"));
     let addrs = |i: &Inventory| {
         let mut a: Vec<(String, String)> = i
             .primary_ips

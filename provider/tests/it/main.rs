@@ -14,6 +14,11 @@
 mod bad_config;
 mod common;
 mod endpoint;
+mod facts;
 mod faults;
+mod interrupted;
 mod lifecycle;
+mod release_lag;
+mod requests;
 mod scale;
+mod secrets;
