@@ -292,6 +292,31 @@ fn observe(w: &World) -> Facts {
     }
 }
 
+/// The SHA256 fingerprint `ssh-keygen -lf` prints for `public_key`, in the
+/// base64url alphabet a Hetzner label value allows.
+pub fn openssh_fingerprint(public_key: &str) -> String {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("ssh-keygen")
+        .args(["-l", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("ssh-keygen (Debian's openssh-client) runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{public_key}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let b64 = text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("SHA256:"))
+        .unwrap_or_else(|| panic!("ssh-keygen printed no SHA256 fingerprint: {text}"));
+    b64.replace('+', "-").replace('/', "_")
+}
+
 /// Panics with every difference between `expected` and what `cloud` holds.
 /// Public addresses are the pool's choice: each server's public IPv4 must be
 /// the address of the Primary IP assigned to it.
@@ -304,9 +329,20 @@ pub fn assert_facts(cloud: &Cloud, expected: &Facts, what: &str) {
             .find(|p| p.name == name && p.kind == "ipv4")
             .map(|p| p.ip.clone())
     };
+    // Every server carries the fingerprint of the key it was made with: the
+    // cluster's key as the cloud holds it, fingerprinted by OpenSSH itself.
+    let fingerprint = expected.ssh_keys.first().and_then(|name| {
+        w.ssh_keys
+            .values()
+            .find(|k| &k.name == name)
+            .map(|k| openssh_fingerprint(&k.public_key))
+    });
     let mut expected = expected.clone();
     for s in &mut expected.servers {
         s.public_ipv4 = s.primary_ips.first().and_then(|n| address_of(n));
+        if let Some(fp) = &fingerprint {
+            s.labels.insert("k3strading.io/ssh-key".into(), fp.clone());
+        }
     }
     drop(w);
     let mut diff = String::new();
