@@ -10,3 +10,4 @@ mod exec;
 mod keys;
 mod session;
 mod sshd;
+mod tunnel;

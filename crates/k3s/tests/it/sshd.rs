@@ -88,6 +88,14 @@ impl SshdFiles {
         }
     }
 
+    /// Puts a line first in sshd_config (sshd keeps the first value it reads).
+    pub fn extra(self, line: &str) -> Self {
+        let path = self.dir.path().join("sshd_config");
+        let config = fs::read_to_string(&path).unwrap();
+        fs::write(&path, format!("{line}\n{config}")).unwrap();
+        self
+    }
+
     pub fn target(&self) -> Target {
         Target::new("127.0.0.1", self.port, self.host_key.public_openssh())
     }
