@@ -12,9 +12,11 @@
 //! ```
 
 pub mod keys;
+pub mod render;
 pub mod secret;
 pub mod session;
 
 pub use keys::{KeyError, KeyPair, fingerprint};
+pub use render::{InstallSpec, NodeSpec, RenderError, Role};
 pub use secret::Secret;
 pub use session::{Auth, Command, Forward, Output, Session, SessionError, Target, connect};

@@ -8,6 +8,7 @@
 
 mod exec;
 mod keys;
+mod render;
 mod session;
 mod sshd;
 mod tunnel;
