@@ -11,11 +11,13 @@
 //! # Ok(()) }
 //! ```
 
+pub mod install;
 pub mod keys;
 pub mod render;
 pub mod secret;
 pub mod session;
 
+pub use install::InstallError;
 pub use keys::{KeyError, KeyPair, fingerprint};
 pub use render::{InstallSpec, NodeSpec, RenderError, Role};
 pub use secret::Secret;

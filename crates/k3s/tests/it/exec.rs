@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use crate::sshd::{Sshd, SshdFiles, available};
 
-async fn session() -> Option<(Sshd, Session)> {
+pub async fn session() -> Option<(Sshd, Session)> {
     if !available() {
         return None;
     }
@@ -135,7 +135,7 @@ async fn write_secret_file_creates_a_0600_file_with_the_exact_contents() {
 
 /// A tracing writer that keeps everything in memory.
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

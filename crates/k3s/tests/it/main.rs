@@ -7,6 +7,7 @@
 )]
 
 mod exec;
+mod install;
 mod keys;
 mod render;
 mod session;

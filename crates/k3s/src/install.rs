@@ -1,0 +1,171 @@
+//! Install steps on a node: server, readiness, join token, agent.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::render::{
+    AGENT_TOKEN_PATH, InstallSpec, RenderError, Role, SERVER_TOKEN_PATH, install_script,
+};
+use crate::secret::Secret;
+use crate::session::{Command, Session, SessionError, shell_quote};
+
+/// How long one `/ping` probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Timeout for reading or writing small files on the node.
+const FILE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Errors from install steps.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// The spec could not be rendered.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// SSH or a remote command failed (output tail included, secrets redacted).
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// A server step got an agent spec or the other way round.
+    #[error("node {node}: expected a {expected} spec")]
+    WrongRole {
+        /// The node.
+        node: String,
+        /// "server" or "agent".
+        expected: &'static str,
+    },
+    /// The node did not pass its check before the deadline.
+    #[error("{host}: {what} not ready within {waited:?}; last error: {last}")]
+    NotReady {
+        /// The node.
+        host: String,
+        /// What was awaited.
+        what: String,
+        /// How long it was awaited.
+        waited: Duration,
+        /// The last failure seen.
+        last: String,
+    },
+    /// The server's token file exists but is empty.
+    #[error("{host}: {path} is empty")]
+    EmptyToken {
+        /// The node.
+        host: String,
+        /// The token file.
+        path: &'static str,
+    },
+}
+
+/// Installs (or updates) a K3s server and waits until its API answers `/ping`.
+pub async fn install_server(
+    session: &Session,
+    spec: &InstallSpec,
+    deadline: Instant,
+) -> Result<(), InstallError> {
+    if !matches!(spec.node.role, Role::Server { .. }) {
+        return Err(InstallError::WrongRole {
+            node: spec.node.name.clone(),
+            expected: "server",
+        });
+    }
+    let script = install_script(spec)?;
+    session
+        .run(&Command::new("sh -s", remaining(deadline)).stdin(script))
+        .await?;
+    wait_ready(session, deadline).await
+}
+
+/// Polls `https://127.0.0.1:6443/ping` from the node itself until it answers or `deadline` passes.
+pub async fn wait_ready(session: &Session, deadline: Instant) -> Result<(), InstallError> {
+    let probe = "curl -fsk --max-time 10 https://127.0.0.1:6443/ping";
+    wait_until(session, probe, "the K3s API (/ping)", deadline).await
+}
+
+/// Runs `probe` until it exits 0, with backoff, bounded by `deadline`.
+pub async fn wait_until(
+    session: &Session,
+    probe: &str,
+    what: &str,
+    deadline: Instant,
+) -> Result<(), InstallError> {
+    let started = Instant::now();
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let timeout = PROBE_TIMEOUT.min(remaining(deadline));
+        let last = match session.run(&Command::new(probe, timeout)).await {
+            Ok(_) => return Ok(()),
+            Err(
+                err @ (SessionError::CommandFailed { .. } | SessionError::CommandTimeout { .. }),
+            ) => err.to_string(),
+            Err(err) => return Err(err.into()),
+        };
+        let wake = Instant::now() + backoff;
+        if wake >= deadline {
+            return Err(InstallError::NotReady {
+                host: session.host().to_owned(),
+                what: what.to_owned(),
+                waited: started.elapsed(),
+                last,
+            });
+        }
+        tokio::time::sleep_until(wake).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Reads the server's secure join token (`K10…::server:…`).
+pub async fn read_token(session: &Session) -> Result<Secret, InstallError> {
+    let token = read_secret_file(session, SERVER_TOKEN_PATH, FILE_TIMEOUT).await?;
+    let trimmed = Secret::new(token.expose().trim());
+    if trimmed.expose().is_empty() {
+        return Err(InstallError::EmptyToken {
+            host: session.host().to_owned(),
+            path: SERVER_TOKEN_PATH,
+        });
+    }
+    Ok(trimmed)
+}
+
+/// Reads a file whose contents are secret (token, kubeconfig); they are never logged.
+pub async fn read_secret_file(
+    session: &Session,
+    path: &str,
+    timeout: Duration,
+) -> Result<Secret, InstallError> {
+    let cmd = Command::new(format!("cat {}", shell_quote(path)), timeout).secret_stdout();
+    let out = session.run(&cmd).await?;
+    Ok(Secret::new(out.stdout))
+}
+
+/// Writes the join token to a 0600 file, then installs (or updates) a K3s agent.
+///
+/// Whether the agent registered is for the Kubernetes API to tell (Node Ready).
+pub async fn install_agent(
+    session: &Session,
+    spec: &InstallSpec,
+    token: &Secret,
+    deadline: Instant,
+) -> Result<(), InstallError> {
+    if !matches!(spec.node.role, Role::Agent { .. }) {
+        return Err(InstallError::WrongRole {
+            node: spec.node.name.clone(),
+            expected: "agent",
+        });
+    }
+    let script = install_script(spec)?;
+    let with_newline = Secret::new(format!("{}\n", token.expose()));
+    session
+        .write_secret_file(
+            AGENT_TOKEN_PATH,
+            &with_newline,
+            FILE_TIMEOUT.min(remaining(deadline)),
+        )
+        .await?;
+    let cmd = Command::new("sh -s", remaining(deadline))
+        .stdin(script)
+        .redacting(token);
+    session.run(&cmd).await?;
+    Ok(())
+}
+
+fn remaining(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
+}
