@@ -88,22 +88,28 @@ pub async fn wait_until(
 ) -> Result<(), InstallError> {
     let started = Instant::now();
     let mut backoff = Duration::from_millis(500);
+    let mut last: Option<String> = None;
     loop {
         let timeout = PROBE_TIMEOUT.min(remaining(deadline));
-        let last = match session.run(&Command::new(probe, timeout)).await {
+        match session.run(&Command::new(probe, timeout)).await {
             Ok(_) => return Ok(()),
+            // A probe cut short by the deadline says less than the failure before it.
+            Err(SessionError::CommandTimeout { .. })
+                if timeout < PROBE_TIMEOUT && last.is_some() => {}
             Err(
                 err @ (SessionError::CommandFailed { .. } | SessionError::CommandTimeout { .. }),
-            ) => err.to_string(),
+            ) => {
+                last = Some(err.to_string());
+            }
             Err(err) => return Err(err.into()),
-        };
+        }
         let wake = Instant::now() + backoff;
         if wake >= deadline {
             return Err(InstallError::NotReady {
                 host: session.host().to_owned(),
                 what: what.to_owned(),
                 waited: started.elapsed(),
-                last,
+                last: last.unwrap_or_default(),
             });
         }
         tokio::time::sleep_until(wake).await;
