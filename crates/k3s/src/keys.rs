@@ -150,8 +150,12 @@ mod tests {
     #[test]
     fn fingerprint_uses_the_url_safe_alphabet() {
         // ssh-keygen -lf printed SHA256:iEkApzYtwprCCIg1hmPnMsrhQnrmmmOHz7bZUV/cNjQ for this key.
-        let line = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICD2LcpT+W0ICO27taWOQpzHNZoPRFBK+ddpZCw1Ifox vec";
-        assert_eq!(fingerprint(line).unwrap(), "iEkApzYtwprCCIg1hmPnMsrhQnrmmmOHz7bZUV_cNjQ");
+        let line =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICD2LcpT+W0ICO27taWOQpzHNZoPRFBK+ddpZCw1Ifox vec";
+        assert_eq!(
+            fingerprint(line).unwrap(),
+            "iEkApzYtwprCCIg1hmPnMsrhQnrmmmOHz7bZUV_cNjQ"
+        );
     }
 
     #[test]

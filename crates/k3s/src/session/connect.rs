@@ -80,14 +80,16 @@ pub async fn connect(
         handle: Arc::new(handle),
         label: target.label(),
         auth: auth.clone(),
-        config: config(),
         _via: None,
     })
 }
 
-pub(super) fn config() -> Arc<Config> {
+fn config() -> Arc<Config> {
     Arc::new(Config {
         inactivity_timeout: None,
+        // Notice a dead peer (rebooted VM, dropped NAT entry) instead of waiting forever.
+        keepalive_interval: Some(Duration::from_secs(15)),
+        keepalive_max: 4,
         nodelay: true,
         ..Config::default()
     })

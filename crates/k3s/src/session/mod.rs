@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use russh::client::{Config, Handle};
+use russh::client::Handle;
 
 pub use connect::connect;
 pub use exec::{Command, Output};
@@ -189,7 +189,6 @@ pub struct Session {
     handle: Arc<Handle<Pinned>>,
     label: String,
     auth: Auth,
-    config: Arc<Config>,
     // A session reached through a jump host lives on that host's connection.
     _via: Option<Arc<Handle<Pinned>>>,
 }

@@ -40,7 +40,6 @@ impl Session {
             handle: Arc::new(handle),
             label: format!("{} via {}", target.label(), self.label),
             auth: self.auth.clone(),
-            config: Arc::clone(&self.config),
             _via: Some(Arc::clone(&self.handle)),
         })
     }
