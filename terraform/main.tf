@@ -123,3 +123,15 @@ output "servers" {
     { for n in concat(k3strading_node.kafka, k3strading_node.app) : n.name => n.private_ip },
   )
 }
+
+output "known_hosts" {
+  description = "known_hosts lines pinning every server's SSH host key: public addresses and private ones (for jumps through the control plane)."
+  value = join("\n", concat(
+    [
+      "${k3strading_cluster.this.control_plane_ipv4} ${k3strading_cluster.this.host_public_key}",
+      "${k3strading_cluster.this.control_plane_ip} ${k3strading_cluster.this.host_public_key}",
+    ],
+    [for n in concat(k3strading_node.kafka, k3strading_node.app) : "${n.private_ip} ${n.host_public_key}"],
+    [for n in k3strading_node.kafka : "${n.ipv4_address} ${n.host_public_key}" if n.ipv4_address != null],
+  ))
+}

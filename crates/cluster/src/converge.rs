@@ -9,8 +9,9 @@ use std::time::Duration;
 use hcloud::models::{Id, Server};
 
 use crate::catalog::Catalog;
-use crate::cloud_init::{self, Egress, UserData};
+use crate::cloud_init::{self, Egress, HostKey, UserData};
 use crate::primary_ip::Address;
+use crate::secrets::KeyPair;
 use crate::server::ServerSpec;
 use crate::spec::{ClusterSpec, NodeSpec};
 use crate::{
@@ -45,12 +46,14 @@ impl ClusterBuilt {
 
 /// Builds or adopts the cluster: Primary IPs, SSH key (`public_key`, the
 /// half of a key pair the caller holds), network with its egress route,
-/// firewall, the control plane's placement group, and the control plane.
+/// firewall, the control plane's placement group, and the control plane
+/// with `host_key` as its SSH host key.
 pub async fn cluster(
     hz: &Hetzner<'_>,
     spec: &ClusterSpec,
     catalog: &Catalog,
     public_key: &str,
+    host_key: &KeyPair,
     deadline: Duration,
     out: &mut ClusterBuilt,
 ) -> Result<(), Error> {
@@ -62,6 +65,7 @@ pub async fn cluster(
         return Err(problem);
     }
     let fingerprint = ssh_key::fingerprint(public_key)?;
+    let host_fingerprint = ssh_key::fingerprint(host_key.public_openssh())?;
     let zone = catalog
         .zone(&spec.location)
         .unwrap_or("eu-central")
@@ -108,7 +112,7 @@ pub async fn cluster(
         server_type: spec.control_plane_type.clone(),
         image: spec.image.clone(),
         location: spec.location.clone(),
-        labels: spec.control_plane_labels(&fingerprint),
+        labels: spec.control_plane_labels(&fingerprint, &host_fingerprint),
         network: net.id,
         private_ip: spec.control_plane_ip,
         primary_ip: Some(cp_ip),
@@ -119,11 +123,20 @@ pub async fn cluster(
             egress: Egress::NatGateway {
                 network_cidr: spec.cidr.to_string(),
             },
+            host_key: Some(host_key_of(host_key)),
+            authorized_keys: spec.ssh_authorized_keys.clone(),
         }),
     };
     let s = server::ensure(hz, &server_spec, deadline, &mut out.control_plane).await?;
     out.control_plane_ipv4 = s.public_net.ipv4.map(|i| i.ip);
     Ok(())
+}
+
+fn host_key_of(k: &KeyPair) -> HostKey {
+    HostKey {
+        private: k.private_openssh().clone(),
+        public: k.public_openssh().to_owned(),
+    }
 }
 
 /// What exists of a node so far.
@@ -142,6 +155,7 @@ pub struct NodeBuilt {
 pub async fn node(
     hz: &Hetzner<'_>,
     spec: &NodeSpec,
+    host_key: &KeyPair,
     deadline: Duration,
     out: &mut NodeBuilt,
 ) -> Result<Server, Error> {
@@ -155,6 +169,7 @@ pub async fn node(
     }
     let key = ssh_key::find(hz, &spec.cluster).await?;
     let fingerprint = ssh_key::fingerprint(&key.public_key)?;
+    let host_fingerprint = ssh_key::fingerprint(host_key.public_openssh())?;
     let primary_ip = match &spec.primary_ip {
         Some(logical) => Some(primary_ip::find(hz, &spec.cluster, logical).await?),
         None => None,
@@ -174,7 +189,7 @@ pub async fn node(
         server_type: spec.server_type.clone(),
         image: spec.image.clone(),
         location: spec.location.clone(),
-        labels: spec.server_labels(&fingerprint),
+        labels: spec.server_labels(&fingerprint, &host_fingerprint),
         network: net.id,
         private_ip: spec.private_ip,
         primary_ip,
@@ -183,27 +198,28 @@ pub async fn node(
         user_data: cloud_init::render(&UserData {
             hostname: spec.name.clone(),
             egress,
+            host_key: Some(host_key_of(host_key)),
+            authorized_keys: spec.ssh_authorized_keys.clone(),
         }),
     };
     server::ensure(hz, &server_spec, deadline, &mut out.server).await
 }
 
-/// Sets a node server's labels to `spec`'s, keeping the SSH key
-/// fingerprint it was created with.
+/// Sets a node server's labels to `spec`'s, keeping the key fingerprints
+/// it was created with.
 pub async fn relabel_node(hz: &Hetzner<'_>, id: Id, spec: &NodeSpec) -> Result<Server, Error> {
     let current = hz
         .api
         .server(id)
         .await
         .map_err(|e| Error::api("read the server", e))?;
-    let fp = current
-        .labels
-        .get(names::SSH_KEY)
-        .cloned()
-        .unwrap_or_default();
-    let mut labels = spec.server_labels(&fp);
-    if fp.is_empty() {
-        labels.remove(names::SSH_KEY);
+    let kept = |k: &str| current.labels.get(k).cloned().unwrap_or_default();
+    let (fp, host_fp) = (kept(names::SSH_KEY), kept(names::HOST_KEY));
+    let mut labels = spec.server_labels(&fp, &host_fp);
+    for (k, v) in [(names::SSH_KEY, &fp), (names::HOST_KEY, &host_fp)] {
+        if v.is_empty() {
+            labels.remove(k);
+        }
     }
     hz.api
         .update_server(id, None, Some(&labels))
@@ -218,6 +234,7 @@ pub async fn update_cluster(
     spec: &ClusterSpec,
     built: &ClusterBuilt,
     public_key: &str,
+    host_public_key: &str,
     relabel: bool,
     deadline: Duration,
 ) -> Result<BTreeMap<String, Address>, Error> {
@@ -226,7 +243,10 @@ pub async fn update_cluster(
     }
     let ips = primary_ip::ensure_all(hz, spec, deadline).await?;
     if relabel && let Some(cp) = built.control_plane {
-        let labels = spec.control_plane_labels(&ssh_key::fingerprint(public_key)?);
+        let labels = spec.control_plane_labels(
+            &ssh_key::fingerprint(public_key)?,
+            &ssh_key::fingerprint(host_public_key)?,
+        );
         hz.api
             .update_server(cp, None, Some(&labels))
             .await

@@ -70,6 +70,12 @@ pub enum Error {
     /// The system random source failed.
     #[error("could not generate {0}: the system random source failed")]
     Random(&'static str),
+    /// A key could not be made, encoded or parsed.
+    #[error("SSH key: {source}")]
+    Key {
+        /// What went wrong (never shows private key text).
+        source: k3s::keys::KeyError,
+    },
 }
 
 impl Error {
@@ -118,6 +124,7 @@ impl Error {
             Error::Timeout { what, .. } => format!("Timed out: {what}"),
             Error::Cancelled => "Cancelled".to_owned(),
             Error::Random(what) => format!("Could not generate {what}"),
+            Error::Key { .. } => "Unusable SSH key".to_owned(),
         }
     }
 
@@ -131,6 +138,7 @@ impl Error {
             Error::Refused { detail, .. } | Error::Timeout { detail, .. } => detail.clone(),
             Error::Cancelled => "the operation was stopped on request".to_owned(),
             Error::Random(_) => "the system random source failed".to_owned(),
+            Error::Key { source } => source.to_string(),
         }
     }
 

@@ -15,10 +15,11 @@
 //! let cancel = tokio_util::sync::CancellationToken::new();
 //! let hz = Hetzner::new(api, &cancel);
 //! let catalog = Catalog::fetch(api).await?;
-//! let key = secrets::SshKeyPair::generate(&names::ssh_key(&spec.name))?;
+//! let login = secrets::key_pair(&names::ssh_key(&spec.name))?;
+//! let host = secrets::key_pair(&names::control_plane(&spec.name))?;
 //! let mut built = converge::ClusterBuilt::default();
 //! let deadline = std::time::Duration::from_secs(1200);
-//! converge::cluster(&hz, spec, &catalog, &key.public, deadline, &mut built).await?;
+//! converge::cluster(&hz, spec, &catalog, login.public_openssh(), &host, deadline, &mut built).await?;
 //! # Ok(()) }
 //! ```
 

@@ -16,6 +16,9 @@ pub const K3S_VERSION: &str = "k3strading.io/k3s-version";
 /// Label holding the SHA256 fingerprint (unpadded base64url) of the SSH key
 /// a server was created with: a server whose key we do not hold is never adopted.
 pub const SSH_KEY: &str = "k3strading.io/ssh-key";
+/// Label holding the SHA256 fingerprint (unpadded base64url) of the server's
+/// SSH host key, so that even a client without state can pin it.
+pub const HOST_KEY: &str = "k3strading.io/host-key";
 /// Value of [`MANAGED_BY`].
 pub const MANAGER: &str = "terraform-provider-k3strading";
 /// Prefix of every label key k3strading owns.

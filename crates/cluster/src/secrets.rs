@@ -2,8 +2,6 @@
 //! used to reach the servers.
 
 use aws_lc_rs::rand::SecureRandom as _;
-use aws_lc_rs::signature::KeyPair as _;
-use base64::Engine as _;
 
 use crate::Error;
 
@@ -16,49 +14,12 @@ pub fn k3s_token() -> Result<String, Error> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// An Ed25519 key pair.
-pub struct SshKeyPair {
-    /// The private key (PKCS#8, base64).
-    pub private: String,
-    /// The public key in OpenSSH one-line format.
-    pub public: String,
-}
+/// An Ed25519 key pair in OpenSSH formats (login keys and host keys).
+pub use k3s::keys::KeyPair;
 
-impl std::fmt::Debug for SshKeyPair {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SshKeyPair")
-            .field("private", &"(redacted)")
-            .field("public", &self.public)
-            .finish()
-    }
-}
-
-impl SshKeyPair {
-    /// A new key pair; `comment` ends the public key line.
-    pub fn generate(comment: &str) -> Result<SshKeyPair, Error> {
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let pkcs8 = aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8(&rng)
-            .map_err(|_| Error::Random("the SSH key"))?;
-        let pair = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
-            .map_err(|_| Error::Random("the SSH key"))?;
-        Ok(SshKeyPair {
-            private: base64::engine::general_purpose::STANDARD.encode(pkcs8.as_ref()),
-            public: openssh_ed25519(pair.public_key().as_ref(), comment),
-        })
-    }
-}
-
-/// `ssh-ed25519 <base64 of string "ssh-ed25519" + string key> comment`.
-pub fn openssh_ed25519(key: &[u8], comment: &str) -> String {
-    let mut blob = Vec::with_capacity(51);
-    for part in [b"ssh-ed25519".as_slice(), key] {
-        blob.extend_from_slice(&(part.len() as u32).to_be_bytes());
-        blob.extend_from_slice(part);
-    }
-    format!(
-        "ssh-ed25519 {} {comment}",
-        base64::engine::general_purpose::STANDARD.encode(blob)
-    )
+/// A new key pair; `comment` ends the public key line.
+pub fn key_pair(comment: &str) -> Result<KeyPair, Error> {
+    KeyPair::generate(comment).map_err(|source| Error::Key { source })
 }
 
 #[cfg(test)]
@@ -73,16 +34,15 @@ mod tests {
     }
 
     #[test]
-    fn public_keys_are_in_openssh_format_and_debug_hides_the_private_half() {
-        let pair = SshKeyPair::generate("k3strading").unwrap();
+    fn key_pairs_are_openssh_and_debug_hides_the_private_half() {
+        let pair = key_pair("k3strading").unwrap();
         assert!(
-            pair.public
-                .starts_with("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA"),
-            "{}",
-            pair.public
+            pair.public_openssh()
+                .starts_with("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA")
         );
-        assert!(pair.public.ends_with(" k3strading"));
-        assert!(!pair.private.is_empty());
-        assert!(!format!("{pair:?}").contains(&pair.private));
+        assert!(pair.public_openssh().ends_with(" k3strading"));
+        let private = pair.private_openssh().expose();
+        assert!(private.ends_with('\n'));
+        assert!(!format!("{pair:?}").contains(private));
     }
 }

@@ -38,7 +38,7 @@ pub struct ServerSpec {
 
 /// Whether a leftover server can be adopted as `spec`. A server made with
 /// another SSH key (its private half is gone) is never adopted: we could not
-/// log in to it.
+/// log in to it. Nor is one with another host key: we could not pin it.
 pub fn compatible(s: &Server, spec: &ServerSpec) -> bool {
     let label = |l: &Labels, k: &str| l.get(k).cloned();
     s.server_type.name == spec.server_type
@@ -46,6 +46,7 @@ pub fn compatible(s: &Server, spec: &ServerSpec) -> bool {
         && s.image.as_ref().and_then(|i| i.name.as_deref()) == Some(spec.image.as_str())
         && label(&s.labels, names::CLUSTER) == label(&spec.labels, names::CLUSTER)
         && label(&s.labels, names::SSH_KEY) == label(&spec.labels, names::SSH_KEY)
+        && label(&s.labels, names::HOST_KEY) == label(&spec.labels, names::HOST_KEY)
         && s.public_net.ipv4.as_ref().map(|i| i.id) == spec.primary_ip
         && s.placement_group.as_ref().map(|g| g.id) == Some(spec.placement_group)
         && s.private_net

@@ -91,6 +91,8 @@ pub struct ClusterSpec {
     pub labels: Labels,
     /// Pinned K3s release.
     pub k3s_version: String,
+    /// People's public keys allowed to log in as root on the control plane.
+    pub ssh_authorized_keys: Vec<String>,
 }
 
 impl ClusterSpec {
@@ -115,6 +117,7 @@ impl ClusterSpec {
             kafka_allowed_cidrs: Vec::new(),
             labels: Labels::new(),
             k3s_version: d::K3S_VERSION.into(),
+            ssh_authorized_keys: Vec::new(),
         }
     }
 
@@ -126,7 +129,11 @@ impl ClusterSpec {
     /// Labels of the control-plane server created with the key whose
     /// fingerprint is `ssh_key_fingerprint`. The K3s version is kept there
     /// so import can read it back ('+' is not allowed in label values).
-    pub fn control_plane_labels(&self, ssh_key_fingerprint: &str) -> Labels {
+    pub fn control_plane_labels(
+        &self,
+        ssh_key_fingerprint: &str,
+        host_key_fingerprint: &str,
+    ) -> Labels {
         let mut l = names::merged(
             &self.labels,
             names::managed(&self.name, Some(Role::ControlPlane.as_str())),
@@ -136,6 +143,7 @@ impl ClusterSpec {
             self.k3s_version.replace('+', "-"),
         );
         l.insert(names::SSH_KEY.into(), ssh_key_fingerprint.into());
+        l.insert(names::HOST_KEY.into(), host_key_fingerprint.into());
         l
     }
 }
@@ -161,12 +169,14 @@ pub struct NodeSpec {
     pub image: String,
     /// User labels.
     pub labels: Labels,
+    /// People's public keys allowed to log in as root.
+    pub ssh_authorized_keys: Vec<String>,
 }
 
 impl NodeSpec {
     /// Labels of the node's server created with the key whose fingerprint is
     /// `ssh_key_fingerprint`.
-    pub fn server_labels(&self, ssh_key_fingerprint: &str) -> Labels {
+    pub fn server_labels(&self, ssh_key_fingerprint: &str, host_key_fingerprint: &str) -> Labels {
         let mut l = names::merged(
             &self.labels,
             names::managed(&self.cluster, Some(self.role.as_str())),
@@ -175,6 +185,7 @@ impl NodeSpec {
             l.insert(k.into(), "true".into());
         }
         l.insert(names::SSH_KEY.into(), ssh_key_fingerprint.into());
+        l.insert(names::HOST_KEY.into(), host_key_fingerprint.into());
         l
     }
 }

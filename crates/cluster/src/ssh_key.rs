@@ -1,6 +1,5 @@
 //! The provider's SSH key on Hetzner, and key fingerprints as label values.
 
-use base64::Engine as _;
 use hcloud::labels::Selector;
 use hcloud::models::{Labels, SshKey};
 
@@ -10,22 +9,7 @@ use crate::{Error, Hetzner, names};
 /// 43 characters, a valid Hetzner label value (OpenSSH shows the same digest
 /// in standard base64 as `SHA256:...`).
 pub fn fingerprint(openssh_public_key: &str) -> Result<String, Error> {
-    let bad = |why: &str| {
-        Error::refused(
-            None,
-            "Unusable SSH public key",
-            format!("{why}; expected one OpenSSH line such as `ssh-ed25519 AAAA... comment`"),
-        )
-    };
-    let mut parts = openssh_public_key.split_whitespace();
-    let (Some(_kind), Some(b64)) = (parts.next(), parts.next()) else {
-        return Err(bad("it has fewer than two fields"));
-    };
-    let blob = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|_| bad("its key field is not base64"))?;
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &blob);
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref()))
+    k3s::keys::fingerprint(openssh_public_key).map_err(|source| Error::Key { source })
 }
 
 /// Registers `public_key` as the cluster's key, replacing a leftover of the
@@ -93,8 +77,8 @@ mod tests {
         let mut labels = Labels::new();
         labels.insert(names::SSH_KEY.into(), fp.clone());
         hcloud::labels::validate(&labels).unwrap();
-        let other = crate::secrets::SshKeyPair::generate("x").unwrap();
-        assert_ne!(fingerprint(&other.public).unwrap(), fp);
+        let other = crate::secrets::key_pair("x").unwrap();
+        assert_ne!(fingerprint(other.public_openssh()).unwrap(), fp);
         assert!(fingerprint("ssh-ed25519").is_err());
         assert!(fingerprint("ssh-ed25519 !!!").is_err());
     }

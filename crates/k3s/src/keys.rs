@@ -33,6 +33,9 @@ pub enum KeyError {
         /// The parser's error.
         source: russh::keys::ssh_key::Error,
     },
+    /// Not an Ed25519 private key in PKCS#8 DER.
+    #[error("not an Ed25519 private key in PKCS#8 form")]
+    NotPkcs8Ed25519,
     /// A private key did not parse (its text is never shown).
     #[error("not an unencrypted OpenSSH private key: {source}")]
     ParsePrivate {
@@ -53,7 +56,40 @@ impl KeyPair {
     pub fn generate(comment: &str) -> Result<Self, KeyError> {
         let mut seed = zeroize::Zeroizing::new([0u8; 32]);
         aws_lc_rs::rand::fill(seed.as_mut()).map_err(|_| KeyError::Random)?;
-        let mut private = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
+        Self::from_seed(&seed, comment)
+    }
+
+    /// The same Ed25519 key, given as PKCS#8 DER (RFC 8410, v1 or v2), in
+    /// OpenSSH formats: for state written before keys were kept as OpenSSH text.
+    pub fn from_pkcs8_ed25519(der: &[u8], comment: &str) -> Result<Self, KeyError> {
+        // The private key is an OCTET STRING (04 20 + 32-byte seed) wrapped in
+        // the OCTET STRING (04 22) of the PKCS#8 privateKey field.
+        let seed = der
+            .windows(4)
+            .position(|w| w == [0x04, 0x22, 0x04, 0x20])
+            .and_then(|at| der.get(at + 4..at + 36))
+            .ok_or(KeyError::NotPkcs8Ed25519)?;
+        let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+        bytes.copy_from_slice(seed);
+        let pair = Self::from_seed(&bytes, comment)?;
+        // The document's own public key, when present (v2), must be the one derived.
+        let check = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
+            .map_err(|_| KeyError::NotPkcs8Ed25519)?;
+        let derived = parse_public(&pair.public_openssh)?;
+        let ours = derived
+            .key_data()
+            .ed25519()
+            .map(|k| k.0.to_vec())
+            .unwrap_or_default();
+        use aws_lc_rs::signature::KeyPair as _;
+        if check.public_key().as_ref() != ours.as_slice() {
+            return Err(KeyError::NotPkcs8Ed25519);
+        }
+        Ok(pair)
+    }
+
+    fn from_seed(seed: &[u8; 32], comment: &str) -> Result<Self, KeyError> {
+        let mut private = PrivateKey::from(Ed25519Keypair::from_seed(seed));
         private.set_comment(comment);
         let pem = private
             .to_openssh(LineEnding::LF)
@@ -130,6 +166,32 @@ mod tests {
         clippy::indexing_slicing
     )]
     use super::*;
+
+    #[test]
+    fn pkcs8_keys_convert_to_the_same_openssh_key() {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let der = aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let ring_pub = {
+            use aws_lc_rs::signature::KeyPair as _;
+            aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(der.as_ref())
+                .unwrap()
+                .public_key()
+                .as_ref()
+                .to_vec()
+        };
+        let pair = KeyPair::from_pkcs8_ed25519(der.as_ref(), "old").unwrap();
+        let key = parse_public(pair.public_openssh()).unwrap();
+        assert_eq!(key.key_data().ed25519().unwrap().0.to_vec(), ring_pub);
+        assert!(
+            pair.private_openssh()
+                .expose()
+                .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----")
+        );
+        assert!(matches!(
+            KeyPair::from_pkcs8_ed25519(b"not a key", "x"),
+            Err(KeyError::NotPkcs8Ed25519)
+        ));
+    }
 
     #[test]
     fn generated_pair_is_ed25519_with_matching_halves() {

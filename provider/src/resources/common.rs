@@ -67,6 +67,20 @@ pub fn labels_attr() -> Attribute {
         )
 }
 
+/// The `ssh_authorized_keys` attribute: people's keys for root logins.
+pub fn authorized_keys_attr() -> Attribute {
+    Attribute::new("ssh_authorized_keys", Type::list(Type::String))
+        .optional()
+        .validate(|v| {
+            for k in strings(Some(v)) {
+                k3strading_cluster::ssh_key::fingerprint(&k)
+                    .map_err(|_| format!("{:.20}… is not an OpenSSH public key line", k))?;
+            }
+            Ok(())
+        })
+        .describe("Public keys (OpenSSH one-line format) of people allowed to log in as root, besides the provider's own key.")
+}
+
 /// Labels from a `map(string)` value.
 pub fn labels_of(v: Option<&Value>) -> Labels {
     match v {

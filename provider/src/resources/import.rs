@@ -1,6 +1,7 @@
 //! `terraform import` for both resources, by name. Everything is read back
 //! from Hetzner (through the cluster inventory) except what only the creating
-//! run knew: the generated secrets (`k3s_token`, `ssh_private_key`), node
+//! run knew: the generated secrets (`k3s_token`, `ssh_private_key`), the host
+//! keys (`host_public_key`; their fingerprints are labels), node
 //! `taints` and `timeouts`.
 
 use k3strading_cluster::defaults as d;

@@ -337,11 +337,24 @@ pub fn assert_facts(cloud: &Cloud, expected: &Facts, what: &str) {
             .find(|k| &k.name == name)
             .map(|k| openssh_fingerprint(&k.public_key))
     });
+    // And the fingerprint of the host key its cloud-init user data delivered.
+    let host_key_of = |name: &str| {
+        let rec = w.servers.values().find(|r| r.server.name == name)?;
+        let public = rec
+            .user_data
+            .as_deref()?
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("ed25519_public: "))?;
+        Some(openssh_fingerprint(public))
+    };
     let mut expected = expected.clone();
     for s in &mut expected.servers {
         s.public_ipv4 = s.primary_ips.first().and_then(|n| address_of(n));
         if let Some(fp) = &fingerprint {
             s.labels.insert("k3strading.io/ssh-key".into(), fp.clone());
+        }
+        if let Some(fp) = host_key_of(&s.name) {
+            s.labels.insert("k3strading.io/host-key".into(), fp);
         }
     }
     drop(w);

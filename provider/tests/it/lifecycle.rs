@@ -29,6 +29,30 @@ fn daily_loop(tf: &Terraform) {
         .to_owned();
     let kafka_ip = outputs["kafka_ip"]["value"].as_str().unwrap().to_owned();
     assert_ne!(cp_ip, kafka_ip);
+    // known_hosts pins every server: each address carries the host key whose
+    // fingerprint (by OpenSSH's ssh-keygen) the server's label holds.
+    {
+        let known_hosts = outputs["known_hosts"]["value"].as_str().unwrap();
+        let w = cloud.emu.world();
+        let mut pinned = 0;
+        for rec in w.servers.values() {
+            let s = &rec.server;
+            let label = &s.labels["k3strading.io/host-key"];
+            let mut addrs: Vec<String> = s.private_net.iter().map(|p| p.ip.clone()).collect();
+            addrs.extend(w.public_ipv4(s.id).map(|i| i.ip));
+            for addr in addrs {
+                let line = known_hosts
+                    .lines()
+                    .find(|l| l.split_whitespace().next() == Some(addr.as_str()))
+                    .unwrap_or_else(|| panic!("{addr} ({}) is not in known_hosts", s.name));
+                let key = line.split_once(' ').unwrap().1;
+                assert_eq!(&crate::facts::openssh_fingerprint(key), label, "{}", s.name);
+                pinned += 1;
+            }
+        }
+        assert_eq!(pinned, known_hosts.lines().count(), "{known_hosts}");
+        assert_eq!(pinned, 7, "5 private addresses and 2 public ones");
+    }
     {
         let w = cloud.emu.world();
         let by_name = |n: &str| {
@@ -226,7 +250,12 @@ fn daily_loop(tf: &Terraform) {
     let imported_cluster = wd2.resource_values("k3strading_cluster.this").unwrap();
     let imported_node = wd2.resource_values("k3strading_node.kafka[0]").unwrap();
     // Documented: secrets, k3s_version, taints and timeouts are not recoverable.
-    let ignore = ["k3s_token", "ssh_private_key", "timeouts"];
+    let ignore = [
+        "k3s_token",
+        "ssh_private_key",
+        "host_public_key",
+        "timeouts",
+    ];
     for (k, v) in created_cluster.as_object().unwrap() {
         if !ignore.contains(&k.as_str()) {
             assert_eq!(

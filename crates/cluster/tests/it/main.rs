@@ -18,7 +18,7 @@ use hcloud::{Client, Config, PollPolicy, Token};
 use hcloud_emulator::{Emu, Options, Shared, app};
 use k3strading_cluster::catalog::Catalog;
 use k3strading_cluster::converge::{self, ClusterBuilt, NodeBuilt};
-use k3strading_cluster::secrets::SshKeyPair;
+use k3strading_cluster::secrets::{KeyPair, key_pair};
 use k3strading_cluster::spec::{ClusterSpec, NodeSpec, Role};
 use k3strading_cluster::teardown::{Scope, teardown};
 use k3strading_cluster::{Error, Hetzner, names, placement};
@@ -85,6 +85,7 @@ fn node(cluster: &str, name: &str, role: Role, last_octet: u8) -> NodeSpec {
         location: "fsn1".into(),
         image: "ubuntu-24.04".into(),
         labels: Default::default(),
+        ssh_authorized_keys: Vec::new(),
     }
 }
 
@@ -97,14 +98,35 @@ fn layout(cluster: &str, apps: u8) -> Vec<NodeSpec> {
     v
 }
 
-async fn build_cluster(c: &Cloud, spec: &ClusterSpec, key: &SshKeyPair) -> ClusterBuilt {
+/// A login key and a host key, as the provider holds them.
+struct Keys {
+    login: KeyPair,
+    host: KeyPair,
+}
+
+fn keys(comment: &str) -> Keys {
+    Keys {
+        login: key_pair(comment).unwrap(),
+        host: key_pair("host").unwrap(),
+    }
+}
+
+async fn build_cluster(c: &Cloud, spec: &ClusterSpec, key: &Keys) -> ClusterBuilt {
     let cancel = CancellationToken::new();
     let hz = Hetzner::new(&c.api, &cancel);
     let catalog = Catalog::fetch(&c.api).await.unwrap();
     let mut built = ClusterBuilt::default();
-    converge::cluster(&hz, spec, &catalog, &key.public, DEADLINE, &mut built)
-        .await
-        .unwrap();
+    converge::cluster(
+        &hz,
+        spec,
+        &catalog,
+        key.login.public_openssh(),
+        &key.host,
+        DEADLINE,
+        &mut built,
+    )
+    .await
+    .unwrap();
     built
 }
 
@@ -125,14 +147,15 @@ fn servers(c: &Cloud) -> BTreeMap<String, (Option<String>, hcloud::models::Label
 async fn twenty_four_servers_created_in_parallel_fill_no_group_beyond_ten() {
     let c = cloud(|_| {}).await;
     let spec = ClusterSpec::new("big");
-    let key = SshKeyPair::generate("k").unwrap();
+    let key = keys("k");
     build_cluster(&c, &spec, &key).await;
     let cancel = CancellationToken::new();
     let hz = Hetzner::new(&c.api, &cancel);
     let nodes = layout("big", 20);
     let results = futures_util::future::join_all(nodes.iter().map(|n| async {
         let mut built = NodeBuilt::default();
-        converge::node(&hz, n, DEADLINE, &mut built).await
+        let host = key_pair("host").unwrap();
+        converge::node(&hz, n, &host, DEADLINE, &mut built).await
     }))
     .await;
     for (n, r) in nodes.iter().zip(&results) {
@@ -171,18 +194,29 @@ async fn twenty_four_servers_created_in_parallel_fill_no_group_beyond_ten() {
 async fn a_leftover_server_is_adopted_only_when_made_with_the_key_we_hold() {
     let c = cloud(|_| {}).await;
     let spec = ClusterSpec::new("keys");
-    let first = SshKeyPair::generate("a").unwrap();
+    let first = keys("a");
     let a = build_cluster(&c, &spec, &first).await;
-    let fp = |k: &SshKeyPair| k3strading_cluster::ssh_key::fingerprint(&k.public).unwrap();
+    let fp = |k: &Keys| k3strading_cluster::ssh_key::fingerprint(k.login.public_openssh()).unwrap();
     let cp = names::control_plane("keys");
     assert_eq!(servers(&c)[&cp].1[names::SSH_KEY], fp(&first));
 
-    // Same key (a re-run that still holds it): adopted, same server.
+    // Same keys (a re-run that still holds them): adopted, same server.
     let again = build_cluster(&c, &spec, &first).await;
     assert_eq!(again.control_plane, a.control_plane);
 
+    // Same login key, another host key (one we cannot pin): replaced.
+    let rekeyed = Keys {
+        login: first.login.clone(),
+        host: key_pair("host-2").unwrap(),
+    };
+    let r = build_cluster(&c, &spec, &rekeyed).await;
+    assert_ne!(r.control_plane, a.control_plane);
+    let host_fp = k3strading_cluster::ssh_key::fingerprint(rekeyed.host.public_openssh()).unwrap();
+    assert_eq!(servers(&c)[&cp].1[names::HOST_KEY], host_fp);
+    let a = r;
+
     // A new key (the previous private half is gone): replaced.
-    let second = SshKeyPair::generate("b").unwrap();
+    let second = keys("b");
     let b = build_cluster(&c, &spec, &second).await;
     assert_ne!(b.control_plane, a.control_plane);
     assert_eq!(servers(&c)[&cp].1[names::SSH_KEY], fp(&second));
@@ -194,14 +228,20 @@ async fn a_leftover_server_is_adopted_only_when_made_with_the_key_we_hold() {
 async fn teardown_leaves_only_the_primary_ips() {
     let c = cloud(|_| {}).await;
     let spec = ClusterSpec::new("gone");
-    let key = SshKeyPair::generate("k").unwrap();
+    let key = keys("k");
     build_cluster(&c, &spec, &key).await;
     let cancel = CancellationToken::new();
     let hz = Hetzner::new(&c.api, &cancel);
     for n in layout("gone", 11) {
-        converge::node(&hz, &n, DEADLINE, &mut NodeBuilt::default())
-            .await
-            .unwrap();
+        converge::node(
+            &hz,
+            &n,
+            &key_pair("host").unwrap(),
+            DEADLINE,
+            &mut NodeBuilt::default(),
+        )
+        .await
+        .unwrap();
     }
     let refused = teardown(&hz, "gone", Scope::ControlPlaneOnly, DEADLINE)
         .await
