@@ -238,8 +238,16 @@ impl Cloud {
 }
 
 impl Drop for Cloud {
+    /// A failed test still stops the cloud the clean way (SIGTERM), so it
+    /// removes its VMs; SIGKILL only when that does not finish in time.
     fn drop(&mut self) {
+        let _ = sh("kill", &["-TERM", &self.child.id().to_string()]);
+        let start = Instant::now();
+        while matches!(self.child.try_wait(), Ok(None)) && start.elapsed() < DEADLINE {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
