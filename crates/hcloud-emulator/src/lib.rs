@@ -5,7 +5,8 @@
 //! resources, address rules, label selectors, pagination, rate limits), its
 //! responses are checked against Hetzner's own OpenAPI document in the test
 //! suite, and its conformance is exercised with Hetzner's official Python
-//! client. Servers are simulated: only their status changes.
+//! client. Servers are simulated (only their status changes) unless `--vms`
+//! makes them sandboxes you can SSH into (see [`vms`]).
 //!
 //! Tests call [`app`] directly (no socket); the binary serves it on loopback
 //! (see [`listen`]).
@@ -24,6 +25,7 @@ pub mod primary_ips;
 pub mod servers;
 pub mod spec;
 pub mod ssh_keys;
+pub mod vms;
 pub mod world;
 
 pub mod gate;
@@ -63,6 +65,8 @@ pub struct Options {
     /// Hetzner's per-project server quota: `POST /servers` beyond this many
     /// existing servers answers 403 `resource_limit_exceeded`. None: no quota.
     pub server_limit: Option<usize>,
+    /// Servers become VMs you can SSH into (`--vms`, needs root).
+    pub vms: Option<vms::VmsConfig>,
 }
 
 impl Options {
@@ -78,6 +82,7 @@ impl Options {
             state_file: None,
             spec: None,
             server_limit: None,
+            vms: None,
         }
     }
 }
@@ -107,6 +112,9 @@ impl Shared {
                 std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
             world = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
             world.latency = opts.latency;
+            if opts.vms.is_some() {
+                world.power_off_all();
+            }
         }
         Ok(Arc::new(Shared {
             world: Mutex::new(world),

@@ -3,19 +3,24 @@
 //! Prints exactly one line, `listening on http://127.0.0.1:PORT/v1`, on stdout
 //! once ready; exits cleanly on SIGTERM or SIGINT. Refuses non-loopback
 //! addresses unless `--allow-non-loopback` is given.
+//!
+//! `--vms` (root only) makes running servers sandboxes you can SSH into; the
+//! ready line then comes once VMs can be created, and a stop removes every
+//! namespace, mount and process the run made (see `hcloud_emulator::vms`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
+use hcloud_emulator::vms::{Vms, VmsConfig};
 use hcloud_emulator::world::Latency;
 use hcloud_emulator::{Options, Shared, app, listen, pool};
 
 const USAGE: &str = "usage: k3strading-cloud serve --listen ADDR:PORT --token TOKEN
        [--allow-non-loopback] [--latency instant|realistic] [--time-scale F] [--state FILE]
        [--request-budget N] [--refill-per-second F] [--ipv4-pool CIDR]
-       [--server-limit N] [--spec cloud.spec.json]";
+       [--server-limit N] [--spec cloud.spec.json] [--vms [--vms-prefix P]]";
 
 fn parse(args: &[String]) -> Result<(Vec<SocketAddr>, Options)> {
     let mut it = args.iter();
@@ -60,6 +65,11 @@ fn parse(args: &[String]) -> Result<(Vec<SocketAddr>, Options)> {
                         .context("--server-limit takes a whole number")?,
                 )
             }
+            "--vms" => opts.vms = Some(opts.vms.take().unwrap_or_default()),
+            "--vms-prefix" => {
+                let prefix = value()?.clone();
+                opts.vms = Some(VmsConfig { prefix });
+            }
             "--spec" => {
                 let checker = hcloud_emulator::spec::SpecChecker::load(&PathBuf::from(value()?))?;
                 opts.spec = Some(Arc::new(checker));
@@ -80,12 +90,30 @@ fn parse(args: &[String]) -> Result<(Vec<SocketAddr>, Options)> {
 }
 
 async fn run(listen: Vec<SocketAddr>, opts: Options) -> Result<()> {
-    pool::check_against_host(&opts.ipv4_pool).map_err(anyhow::Error::msg)?;
+    let vms = match &opts.vms {
+        // Checks the pool itself, after removing what a crashed run left.
+        Some(cfg) => Some(Vms::start(cfg, &opts.ipv4_pool).await?),
+        None => {
+            pool::check_against_host(&opts.ipv4_pool).map_err(anyhow::Error::msg)?;
+            None
+        }
+    };
+    let served = serve(listen, opts, vms.clone()).await;
+    if let Some(vms) = vms {
+        vms.shutdown().await;
+    }
+    served
+}
+
+async fn serve(listen: Vec<SocketAddr>, opts: Options, vms: Option<Arc<Vms>>) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen.as_slice())
         .await
         .with_context(|| format!("cannot listen on {listen:?}"))?;
     let addr = listener.local_addr()?;
     let emu = Shared::new(opts).map_err(anyhow::Error::msg)?;
+    if let Some(vms) = &vms {
+        vms.spawn(emu.clone());
+    }
     // Handlers go in before the ready line, so a signal sent right after it
     // is never lost (or ignored, as background jobs inherit SIGINT ignored).
     use tokio::signal::unix::{SignalKind, signal};

@@ -342,6 +342,19 @@ impl World {
         }
     }
 
+    /// Marks every server `off`: their machines did not survive a restart
+    /// (with `--vms`).
+    pub fn power_off_all(&mut self) {
+        for s in self.servers.values_mut() {
+            if matches!(
+                s.server.status,
+                ServerStatus::Running | ServerStatus::Starting | ServerStatus::Stopping
+            ) {
+                s.server.status = ServerStatus::Off;
+            }
+        }
+    }
+
     /// The next free public IPv4 from the pool.
     pub fn allocate_ipv4(&self) -> Option<Ipv4Addr> {
         let used: Vec<&str> = self.primary_ips.values().map(|p| p.ip.as_str()).collect();

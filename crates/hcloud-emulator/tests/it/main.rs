@@ -18,3 +18,4 @@ mod conformance;
 mod limits;
 mod rules;
 mod serve;
+mod vms;
