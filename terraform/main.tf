@@ -125,13 +125,15 @@ output "servers" {
 }
 
 output "known_hosts" {
-  description = "known_hosts lines pinning every server's SSH host key: public addresses and private ones (for jumps through the control plane)."
-  value = join("\n", concat(
-    [
-      "${k3strading_cluster.this.control_plane_ipv4} ${k3strading_cluster.this.host_public_key}",
-      "${k3strading_cluster.this.control_plane_ip} ${k3strading_cluster.this.host_public_key}",
-    ],
-    [for n in concat(k3strading_node.kafka, k3strading_node.app) : "${n.private_ip} ${n.host_public_key}"],
-    [for n in k3strading_node.kafka : "${n.ipv4_address} ${n.host_public_key}" if n.ipv4_address != null],
-  ))
+  description = "known_hosts lines pinning every server's SSH host key: public addresses and private ones (for jumps through the control plane). Servers whose key is not in state (e.g. after an import) are left out."
+  value = join("\n", [
+    for h in concat(
+      [
+        { addr = k3strading_cluster.this.control_plane_ipv4, key = k3strading_cluster.this.host_public_key },
+        { addr = k3strading_cluster.this.control_plane_ip, key = k3strading_cluster.this.host_public_key },
+      ],
+      [for n in concat(k3strading_node.kafka, k3strading_node.app) : { addr = n.private_ip, key = n.host_public_key }],
+      [for n in k3strading_node.kafka : { addr = n.ipv4_address, key = n.host_public_key }],
+    ) : "${h.addr} ${h.key}" if h.addr != null && h.key != null
+  ])
 }

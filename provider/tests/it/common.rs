@@ -37,10 +37,52 @@ fn spec() -> Option<Arc<hcloud_emulator::spec::SpecChecker>> {
 pub struct Cloud {
     pub url: String,
     pub emu: Emu,
+    /// The VMs behind the servers, when started with [`Cloud::start_vms`].
+    vms: Option<std::sync::Arc<hcloud_emulator::vms::Vms>>,
     _rt: tokio::runtime::Runtime,
 }
 
+impl Drop for Cloud {
+    fn drop(&mut self) {
+        if let Some(vms) = self.vms.take() {
+            self._rt.block_on(vms.shutdown());
+        }
+    }
+}
+
+/// Why VMs cannot run here, if they cannot (they need root and Debian's
+/// openssh-server and iptables).
+pub fn vms_unavailable() -> Option<String> {
+    hcloud_emulator::vms::preflight(&hcloud_emulator::vms::VmsConfig::default())
+        .err()
+        .map(|e| e.to_string())
+}
+
 impl Cloud {
+    /// A local cloud whose servers are VMs with real sshds (`--vms`), with
+    /// its own namespace prefix and public pool.
+    pub fn start_vms(prefix: &str, pool: &str) -> Cloud {
+        let pool: ipnet::Ipv4Net = pool.parse().unwrap();
+        let cfg = hcloud_emulator::vms::VmsConfig {
+            prefix: prefix.into(),
+        };
+        let mut cloud = Cloud::start(|o| {
+            o.ipv4_pool = pool;
+            o.vms = Some(cfg.clone());
+        });
+        let vms = cloud
+            ._rt
+            .block_on(hcloud_emulator::vms::Vms::start(&cfg, &pool))
+            .unwrap();
+        let emu = cloud.emu.clone();
+        {
+            let _in_runtime = cloud._rt.enter();
+            vms.spawn(emu);
+        }
+        cloud.vms = Some(vms);
+        cloud
+    }
+
     pub fn start(tweak: impl FnOnce(&mut Options)) -> Cloud {
         let mut opts = Options::new(TOKEN);
         opts.spec = spec();
@@ -58,7 +100,12 @@ impl Cloud {
             tokio::spawn(async move { axum::serve(listener, router).await });
             format!("http://{addr}/v1")
         });
-        Cloud { url, emu, _rt: rt }
+        Cloud {
+            url,
+            emu,
+            vms: None,
+            _rt: rt,
+        }
     }
 
     /// Counts of every kind of object.

@@ -265,7 +265,7 @@ fn daily_loop(tf: &Terraform) {
         }
     }
     for (k, v) in created_node.as_object().unwrap() {
-        if !["taints", "timeouts"].contains(&k.as_str()) {
+        if !["taints", "timeouts", "host_public_key"].contains(&k.as_str()) {
             assert_eq!(
                 &imported_node[k], v,
                 "node attribute {k} differs after import"

@@ -22,3 +22,4 @@ mod release_lag;
 mod requests;
 mod scale;
 mod secrets;
+mod vms;
