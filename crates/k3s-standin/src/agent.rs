@@ -44,15 +44,18 @@ pub async fn run(inv: &Invocation) -> Result<(), Error> {
         kernel_version: node::kernel_version(),
     };
 
-    let delay = settings::delay_from_env("K3S_STANDIN_JOIN_DELAY_MS");
+    let delay = settings::delay_from_env("K3S_STANDIN_JOIN_DELAY_MS")?;
     if !delay.is_zero() {
         eprintln!("stand-in: delaying join by {delay:?} (K3S_STANDIN_JOIN_DELAY_MS)");
         tokio::time::sleep(delay).await;
     }
-    let timeout = std::env::var("K3S_STANDIN_JOIN_TIMEOUT_S")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(120);
+    let timeout = match std::env::var("K3S_STANDIN_JOIN_TIMEOUT_S") {
+        Ok(text) => text.trim().parse().map_err(|_| Error::Setting {
+            key: "K3S_STANDIN_JOIN_TIMEOUT_S",
+            message: format!("{text:?} is not a number of seconds"),
+        })?,
+        Err(_) => 120,
+    };
     let deadline = Instant::now() + Duration::from_secs(timeout);
 
     // 1. Fetch the CA without trusting the server yet.

@@ -26,7 +26,7 @@ pub async fn run(inv: &Invocation) -> Result<(), Error> {
     let taints = node::parse_taints(&config.node_taint)?;
     let port = config.port();
 
-    let delay = settings::delay_from_env("K3S_STANDIN_START_DELAY_MS");
+    let delay = settings::delay_from_env("K3S_STANDIN_START_DELAY_MS")?;
     if !delay.is_zero() {
         eprintln!("stand-in: delaying start by {delay:?} (K3S_STANDIN_START_DELAY_MS)");
         tokio::time::sleep(delay).await;

@@ -93,12 +93,42 @@ impl Settings {
     }
 }
 
-/// A millisecond delay from the environment (0 when unset or invalid).
-pub fn delay_from_env(name: &str) -> Duration {
-    Duration::from_millis(
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0),
-    )
+/// A millisecond delay from the environment: 0 when unset, an error when
+/// set to anything but a whole number (a typo must not pass silently).
+pub fn delay_from_env(name: &'static str) -> Result<Duration, Error> {
+    parse_delay(name, std::env::var(name).ok().as_deref())
+}
+
+fn parse_delay(name: &'static str, value: Option<&str>) -> Result<Duration, Error> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(Duration::ZERO),
+        Some(text) => text
+            .parse()
+            .map(Duration::from_millis)
+            .map_err(|_| Error::Setting {
+                key: name,
+                message: format!("{text:?} is not a number of milliseconds"),
+            }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
+    use super::*;
+
+    #[test]
+    fn delays_are_whole_milliseconds_defaulting_to_zero() {
+        assert_eq!(parse_delay("X", None).unwrap(), Duration::ZERO);
+        assert_eq!(
+            parse_delay("X", Some("1500")).unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert!(parse_delay("X", Some("1.5s")).is_err());
+    }
 }

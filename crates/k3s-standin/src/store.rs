@@ -219,6 +219,30 @@ mod tests {
     }
 
     #[test]
+    fn a_node_without_heartbeats_for_the_grace_period_turns_unknown_and_recovers() {
+        let store = Store::default();
+        store.register(&reg("n1"), false);
+        store.register(&reg("server"), true);
+        let ready =
+            |name: &str| store.get(name).unwrap()["status"]["conditions"][0]["status"].clone();
+        assert_eq!(ready("n1"), "True");
+        let past = Instant::now()
+            .checked_sub(GRACE + Duration::from_secs(1))
+            .unwrap();
+        for entry in store.lock().nodes.values_mut() {
+            entry.last_heartbeat = past;
+        }
+        assert_eq!(ready("n1"), "Unknown");
+        assert_eq!(
+            ready("server"),
+            "True",
+            "the server's own node needs no heartbeat"
+        );
+        assert!(store.heartbeat("n1"));
+        assert_eq!(ready("n1"), "True");
+    }
+
+    #[test]
     fn deleted_nodes_do_not_come_back_by_heartbeat() {
         let store = Store::default();
         store.register(&reg("n1"), false);

@@ -88,3 +88,20 @@ fn agent_with_the_right_ca_but_a_wrong_secret_is_turned_away() {
     assert!(log.contains("rejected the token"), "{log}");
     assert_eq!(node_names(&server), ["s1"]);
 }
+
+#[test]
+fn a_mistyped_delay_stops_the_agent_with_the_variable_named() {
+    let server = Server::start("node-name: s1\nnode-ip: 127.0.0.1");
+    let (mut proc, _root) = agent(
+        "agent",
+        "node-name: a1\nnode-ip: 127.0.0.2\n",
+        &[
+            ("K3S_URL", &server.url()),
+            ("K3S_TOKEN", &server.token()),
+            ("K3S_STANDIN_JOIN_DELAY_MS", "2s"),
+        ],
+    );
+    let (status, log) = wait_exit(&mut proc);
+    assert!(!status.success(), "{log}");
+    assert!(log.contains("K3S_STANDIN_JOIN_DELAY_MS"), "{log}");
+}

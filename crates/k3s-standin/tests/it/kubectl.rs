@@ -1,11 +1,12 @@
 //! Real kubectl against the stand-in: list, label, delete.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, ensure};
+use anyhow::{Context as _, bail, ensure};
 
-use crate::support::{Server, agent, eventually, required_outside, workspace_root};
+use crate::support::{DEADLINE, Server, agent, eventually, required_outside, workspace_root};
 
 fn kubectl_binary() -> Option<PathBuf> {
     required_outside(
@@ -23,8 +24,11 @@ struct Kubectl {
 }
 
 impl Kubectl {
+    /// Runs kubectl with a deadline: it is killed (by its PID) if it hangs.
     fn run(&self, args: &[&str]) -> anyhow::Result<String> {
-        let out = Command::new(&self.binary)
+        let out_path = self.cache.with_extension("stdout");
+        let err_path = self.cache.with_extension("stderr");
+        let mut child = Command::new(&self.binary)
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .arg("--cache-dir")
@@ -32,14 +36,26 @@ impl Kubectl {
             .arg("--request-timeout=20s")
             .args(args)
             .env("HOME", self.cache.parent().unwrap_or(Path::new("/")))
-            .output()
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out_path)?)
+            .stderr(std::fs::File::create(&err_path)?)
+            .spawn()
             .context("run kubectl")?;
-        ensure!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ok(String::from_utf8(out.stdout)?)
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            if start.elapsed() > DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("kubectl {args:?} still running after {DEADLINE:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let stderr = std::fs::read_to_string(&err_path)?;
+        ensure!(status.success(), "kubectl {args:?} failed: {stderr}");
+        Ok(std::fs::read_to_string(&out_path)?)
     }
 }
 

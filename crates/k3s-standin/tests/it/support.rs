@@ -214,6 +214,12 @@ pub fn wait_exit(proc: &mut Proc) -> (std::process::ExitStatus, String) {
         if let Some(status) = proc.child.try_wait().unwrap() {
             return (status, proc.log_text());
         }
+        // An agent that joined will not exit: fail now rather than at the deadline.
+        assert!(
+            !proc.log_text().contains(") joined https://"),
+            "unexpectedly joined: {}",
+            proc.log_text()
+        );
         assert!(
             start.elapsed() < DEADLINE,
             "still running after {DEADLINE:?}: {}",
