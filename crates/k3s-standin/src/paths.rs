@@ -46,6 +46,11 @@ impl Paths {
         self.data_dir.join("agent").join("server-ca.crt")
     }
 
+    /// <data-dir>/server/db/nodes.json, the stand-in's datastore.
+    pub fn nodes_db(&self) -> PathBuf {
+        self.data_dir.join("server").join("db").join("nodes.json")
+    }
+
     /// <data-dir>/server/tls, the CAs and certificates.
     pub fn tls_dir(&self) -> PathBuf {
         self.data_dir.join("server").join("tls")

@@ -41,7 +41,7 @@ pub async fn run(inv: &Invocation) -> Result<(), Error> {
     let tcp = listener::bind(&bind).await?;
     let tls = listener::server_config(&pki)?;
 
-    let store = Arc::new(Store::default());
+    let store = Arc::new(Store::open(settings.paths.nodes_db())?);
     let (cpu, memory_kib) = node::machine_resources();
     store.register(
         &Registration {

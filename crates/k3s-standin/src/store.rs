@@ -1,6 +1,10 @@
-//! The in-memory Node registry behind the API.
+//! The Node registry behind the API, kept in memory and, for a server,
+//! written to `<data-dir>/server/db/nodes.json` on every change so a
+//! restarted server still knows its agents and labels applied through the
+//! API (K3s keeps them in its datastore).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -33,15 +37,74 @@ struct State {
 #[derive(Debug, Default)]
 pub struct Store {
     state: Mutex<State>,
+    file: Option<PathBuf>,
+}
+
+/// What nodes.json holds.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Saved {
+    resource_version: u64,
+    next_cidr: u8,
+    nodes: Vec<Value>,
 }
 
 impl Store {
-    /// Registers (or re-registers) a node; `local` marks the server's own.
+    /// A store saved to `file`, starting from its content when present.
+    /// Loaded nodes get a full grace period to send their next heartbeat.
+    pub fn open(file: PathBuf) -> Result<Self, crate::Error> {
+        let mut state = State::default();
+        match std::fs::read(&file) {
+            Ok(bytes) => {
+                let saved: Saved =
+                    serde_json::from_slice(&bytes).map_err(|e| crate::Error::Config {
+                        path: file.clone(),
+                        message: e.to_string(),
+                    })?;
+                state.resource_version = saved.resource_version;
+                state.next_cidr = saved.next_cidr;
+                for object in saved.nodes {
+                    let name = doc::text(&object, &["metadata", "name"]).to_string();
+                    let entry = Entry {
+                        object,
+                        last_heartbeat: Instant::now(),
+                        local: false,
+                    };
+                    state.nodes.insert(name, entry);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(crate::Error::io("read", file, e)),
+        }
+        Ok(Self {
+            state: Mutex::new(state),
+            file: Some(file),
+        })
+    }
+
+    /// Registers a node; `local` marks the server's own. A node that exists
+    /// keeps its identity, spec and the labels it has (a restarted kubelet
+    /// adds its own labels but does not remove others), and gets fresh status.
     pub fn register(&self, reg: &Registration, local: bool) {
         let mut state = self.lock();
         let index = state.next_cidr;
-        state.next_cidr = state.next_cidr.wrapping_add(1);
         let mut object = node::build(reg, clock::now_unix(), index);
+        if let Some(old) = state.nodes.get(&reg.name) {
+            for path in [
+                ["metadata", "uid"].as_slice(),
+                &["metadata", "creationTimestamp"],
+                &["spec"],
+            ] {
+                doc::set(&mut object, path, doc::at(&old.object, path).clone());
+            }
+            for map in ["labels", "annotations"] {
+                let mut merged = doc::at(&old.object, &["metadata", map]).clone();
+                merge_patch(&mut merged, doc::at(&object, &["metadata", map]));
+                doc::set(&mut object, &["metadata", map], merged);
+            }
+        } else {
+            state.next_cidr = state.next_cidr.wrapping_add(1);
+        }
         state.resource_version += 1;
         doc::set(
             &mut object,
@@ -56,6 +119,7 @@ impl Store {
                 local,
             },
         );
+        self.save(&state);
     }
 
     /// Records a heartbeat; false when the node no longer exists (deleted
@@ -108,7 +172,9 @@ impl Store {
             &["metadata", "resourceVersion"],
             Value::String(version),
         );
-        Some(current(entry))
+        let patched = current(entry);
+        self.save(&state);
+        Some(patched)
     }
 
     /// Removes a node, returning it.
@@ -116,7 +182,30 @@ impl Store {
         let mut state = self.lock();
         let entry = state.nodes.remove(name)?;
         state.resource_version += 1;
+        self.save(&state);
         Some(current(&entry))
+    }
+
+    /// Writes nodes.json (to a temporary file, then renamed, so a crash
+    /// never leaves half a file). A failure is reported, not fatal: the API
+    /// keeps serving from memory.
+    fn save(&self, state: &State) {
+        let Some(file) = &self.file else { return };
+        let saved = Saved {
+            resource_version: state.resource_version,
+            next_cidr: state.next_cidr,
+            nodes: state.nodes.values().map(|e| e.object.clone()).collect(),
+        };
+        let tmp = file.with_extension("json.tmp");
+        let result = serde_json::to_vec_pretty(&saved)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                crate::paths::write_file(&tmp, &bytes, 0o600).map_err(|e| e.to_string())
+            })
+            .and_then(|()| std::fs::rename(&tmp, file).map_err(|e| e.to_string()));
+        if let Err(e) = result {
+            eprintln!("level=error msg=\"save {}: {e}\"", file.display());
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -10,6 +10,7 @@
 
 mod agent;
 mod kubectl;
+mod restart;
 mod schema;
 mod server;
 mod support;

@@ -87,14 +87,28 @@ impl Server {
         std::fs::create_dir_all(&dir).unwrap();
         let config = format!("{config}\nhttps-listen-port: {port}\nbind-address: 127.0.0.1\n");
         std::fs::write(dir.join("config.yaml"), config).unwrap();
-        let root_arg = root.path().to_str().unwrap().to_string();
+        let proc = Self::launch(root.path());
+        Self { proc, root, port }
+    }
+
+    /// Stops the server (by its PID) and starts it again on the same root.
+    pub fn restart(self) -> Self {
+        let Self { proc, root, port } = self;
+        drop(proc);
+        std::fs::remove_file(root.path().join("etc/rancher/k3s/k3s.yaml")).unwrap();
+        let proc = Self::launch(root.path());
+        Self { proc, root, port }
+    }
+
+    fn launch(root: &Path) -> Proc {
+        let root_arg = root.to_str().unwrap().to_string();
         let mut proc = spawn(
-            root.path(),
+            root,
             "server",
             &["server", "--standin-root", &root_arg],
             &[],
         );
-        let kubeconfig = root.path().join("etc/rancher/k3s/k3s.yaml");
+        let kubeconfig = root.join("etc/rancher/k3s/k3s.yaml");
         let start = Instant::now();
         while !kubeconfig.exists() {
             if let Ok(Some(status)) = proc.child.try_wait() {
@@ -107,7 +121,7 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { proc, root, port }
+        proc
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
