@@ -42,9 +42,9 @@ fn restarted_server_keeps_ca_token_agents_and_api_labels() {
     assert_eq!(label("s1", "node-role.kubernetes.io/control-plane"), 200);
 
     let server = server.restart();
-    assert_eq!(
-        server.token(),
-        token,
+    // Compared without printing: the token is a secret even in a test.
+    assert!(
+        server.token() == token,
         "token (CA hash and secret) must survive a restart"
     );
     let after = node(&server, "a1").unwrap();
