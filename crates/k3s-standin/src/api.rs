@@ -19,6 +19,7 @@ use crate::node::KUBELET_VERSION;
 use crate::select;
 use crate::store::Store;
 use crate::table;
+use crate::watch;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -133,7 +134,7 @@ async fn api_resources() -> Json<Value> {
         "kind": "APIResourceList", "groupVersion": "v1",
         "resources": [{
             "name": "nodes", "singularName": "node", "namespaced": false, "kind": "Node",
-            "verbs": ["delete", "get", "list", "patch"], "shortNames": ["no"],
+            "verbs": ["delete", "get", "list", "patch", "watch"], "shortNames": ["no"],
         }],
     }))
 }
@@ -172,18 +173,25 @@ async fn list_nodes(
         Ok(name) => name.flatten(),
         Err(message) => return status(StatusCode::BAD_REQUEST, "BadRequest", &message),
     };
-    let items: Vec<Value> = items
-        .into_iter()
-        .filter(|n| {
-            labels
+    let filter = move |n: &Value| {
+        labels
+            .as_ref()
+            .is_none_or(|s| s.matches(doc::at(n, &["metadata", "labels"])))
+            && name
                 .as_ref()
-                .is_none_or(|s| s.matches(doc::at(n, &["metadata", "labels"])))
-        })
-        .filter(|n| {
-            name.as_ref()
                 .is_none_or(|want| doc::text(n, &["metadata", "name"]) == want.as_str())
-        })
-        .collect();
+    };
+    if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        return watch::respond(watch::Watch {
+            store: state.store.clone(),
+            filter: Box::new(filter),
+            since: query.get("resourceVersion").and_then(|v| v.parse().ok()),
+            timeout: query.get("timeoutSeconds").and_then(|v| v.parse().ok()),
+            as_table: wants_table(&headers),
+            initial_events: query.get("sendInitialEvents").is_some_and(|v| v == "true"),
+        });
+    }
+    let items: Vec<Value> = items.into_iter().filter(|n| filter(n)).collect();
     if wants_table(&headers) {
         return Json(table::nodes(
             &items,

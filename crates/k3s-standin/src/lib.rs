@@ -43,6 +43,7 @@ pub mod store;
 pub mod table;
 pub mod token;
 mod trust;
+pub mod watch;
 
 pub use error::Error;
 

@@ -102,6 +102,18 @@ fn kubectl_lists_both_nodes_ready_labels_one_and_deletes_it() {
     });
     assert!(table.contains("v1.34.1+k3s1"), "{table}");
 
+    // `kubectl wait` lists, then watches until the condition holds.
+    let out = kubectl
+        .run(&[
+            "wait",
+            "--for=condition=Ready",
+            "node/a1",
+            "node/s1",
+            "--timeout=50s",
+        ])
+        .unwrap();
+    assert!(out.contains("condition met"), "{out}");
+
     let out = kubectl
         .run(&["label", "node", "a1", "node-role.kubernetes.io/worker=true"])
         .unwrap();

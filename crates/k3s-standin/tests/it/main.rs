@@ -14,3 +14,4 @@ mod restart;
 mod schema;
 mod server;
 mod support;
+mod watch;

@@ -173,6 +173,9 @@ impl Server {
         );
         reqwest::Client::builder()
             .use_preconfigured_tls(tls)
+            // Each `block` call has its own runtime: a pooled connection
+            // from a finished runtime would hang the next request.
+            .pool_max_idle_per_host(0)
             .timeout(DEADLINE)
             .no_proxy()
             .build()
