@@ -10,7 +10,8 @@ async fn next_event(
     buffer: &mut String,
     want: impl Fn(&Value) -> bool,
 ) -> Value {
-    let wait = tokio::time::timeout(DEADLINE, async {
+    // Shorter than the client's own timeout, so a missing event is named.
+    let wait = tokio::time::timeout(DEADLINE / 2, async {
         loop {
             while let Some(end) = buffer.find('\n') {
                 let line: String = buffer.drain(..=end).collect();
