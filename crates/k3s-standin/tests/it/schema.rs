@@ -90,3 +90,33 @@ fn served_node_and_node_list_validate_against_the_1_34_swagger() {
         problems(&node_schema, &broken)
     );
 }
+
+#[test]
+fn discovery_version_and_error_documents_validate_against_the_1_34_swagger() {
+    let Some(swagger) = swagger() else { return };
+    let server = Server::start("node-name: s1\nnode-ip: 127.0.0.1");
+    let admin = server.client(true);
+    let anonymous = server.client(false);
+    let url = server.url();
+    let meta = "io.k8s.apimachinery.pkg.apis.meta.v1";
+    let cases = [
+        (
+            &admin,
+            "/version",
+            "io.k8s.apimachinery.pkg.version.Info".to_string(),
+            200,
+        ),
+        (&admin, "/api", format!("{meta}.APIVersions"), 200),
+        (&admin, "/apis", format!("{meta}.APIGroupList"), 200),
+        (&admin, "/api/v1", format!("{meta}.APIResourceList"), 200),
+        (&admin, "/api/v1/nodes/nope", format!("{meta}.Status"), 404),
+        (&anonymous, "/api/v1/nodes", format!("{meta}.Status"), 401),
+    ];
+    for (client, path, definition, code) in cases {
+        let (status, body) = block(get(client, &format!("{url}{path}"))).unwrap();
+        assert_eq!(status, code, "{path}: {body}");
+        let document: Value = serde_json::from_str(&body).unwrap();
+        let found = problems(&validator(&swagger, &definition), &document);
+        assert_eq!(found, Vec::<String>::new(), "{path} as {definition}");
+    }
+}
