@@ -176,3 +176,34 @@ fn own_node_carries_node_labels_and_taints_but_no_role() {
         );
     }
 }
+
+#[test]
+fn help_and_version_say_this_is_a_stand_in() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_k3s"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, help) = run(&["--help"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        help.contains("STAND-IN") && help.contains("NOT the K3s binary"),
+        "{help}"
+    );
+    let (code, version) = run(&["--version"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        version.contains("v1.34.1+k3s1") && version.contains("STAND-IN"),
+        "{version}"
+    );
+    assert_eq!(
+        run(&["etcd-snapshot"]).0,
+        Some(2),
+        "unknown subcommands are usage errors"
+    );
+}
