@@ -41,6 +41,39 @@ fn ssh_until_up(config: &Path, args: &[&str]) -> String {
     }
 }
 
+/// Collects the command line of every process, over and over, until stopped.
+struct ArgvScan {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<std::collections::BTreeSet<String>>,
+}
+
+impl ArgvScan {
+    fn start() -> ArgvScan {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut seen = std::collections::BTreeSet::new();
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+                    if let Ok(raw) = std::fs::read(entry.path().join("cmdline"))
+                        && !raw.is_empty()
+                    {
+                        seen.insert(String::from_utf8_lossy(&raw).replace('\0', " "));
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            seen
+        });
+        ArgvScan { stop, thread }
+    }
+
+    fn stop(self) -> std::collections::BTreeSet<String> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
 fn cluster_attr(state: &Value, attr: &str) -> String {
     state["resources"]
         .as_array()
@@ -63,10 +96,12 @@ fn reachable_with_openssh(tf: &Terraform, prefix: &str, pool: &str) {
     }
     let cloud = Cloud::start_vms(prefix, pool);
     let wd = workdir(tf, &cloud, None);
+    let argv = ArgvScan::start();
     ok(
         wd.run(&["apply", "-auto-approve", "-no-color", "-var", "env=dev"]),
         "apply on VMs",
     );
+    let seen = argv.stop();
     let outputs: Value =
         serde_json::from_str(&ok(wd.run(&["output", "-json"]), "outputs").stdout).unwrap();
     let cp = outputs["control_plane_ipv4"]["value"].as_str().unwrap();
@@ -78,6 +113,54 @@ fn reachable_with_openssh(tf: &Terraform, prefix: &str, pool: &str) {
     let key = dir.join("id_provider");
     std::fs::write(&key, cluster_attr(&state, "ssh_private_key")).unwrap();
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    // No secret was in any process's argv during the apply: the login key,
+    // the K3s token, and every server's host private key (from the user data
+    // the cloud received).
+    let mut secrets = vec![
+        ("ssh_private_key", cluster_attr(&state, "ssh_private_key")),
+        ("k3s_token", cluster_attr(&state, "k3s_token")),
+    ];
+    for rec in cloud.emu.world().servers.values() {
+        let ud = rec.user_data.clone().unwrap_or_default();
+        assert!(
+            ud.contains("ed25519_private"),
+            "{} has no host key",
+            rec.server.name
+        );
+        let key: Vec<&str> = ud
+            .lines()
+            .map(str::trim)
+            .skip_while(|l| !l.contains("BEGIN OPENSSH PRIVATE KEY"))
+            .take_while(|l| !l.contains("END OPENSSH PRIVATE KEY"))
+            .collect();
+        secrets.push(("a host private key", key.join("\n")));
+    }
+    assert!(
+        seen.iter()
+            .any(|c| c.contains("apply") && c.contains("-auto-approve")),
+        "the scan saw no Terraform apply, so it proves nothing: {} command lines",
+        seen.len()
+    );
+    for (what, secret) in &secrets {
+        // An OpenSSH key's body starts the same for every key; its private
+        // seed sits about 216 base64 characters in. A token is one line.
+        let body: String = secret
+            .lines()
+            .filter(|l| !l.contains("OPENSSH PRIVATE KEY"))
+            .collect();
+        let probe: String = if body.len() > 256 {
+            body.chars().skip(216).take(40).collect()
+        } else {
+            body.clone()
+        };
+        assert!(probe.len() >= 32, "{what}: nothing to look for");
+        let leak = seen.iter().find(|c| c.contains(&probe));
+        assert!(
+            leak.is_none(),
+            "{what} appeared in a process's argv during the apply: {:.40}…",
+            leak.map(String::as_str).unwrap_or_default()
+        );
+    }
     let known_hosts = dir.join("known_hosts");
     std::fs::write(
         &known_hosts,
