@@ -34,6 +34,17 @@ pub fn schema() -> Schema {
                 ),
         )
         .attribute(
+            Attribute::string("ssh_private_key")
+                .optional()
+                .sensitive()
+                .describe("Your SSH private key (OpenSSH format) for logging in to the servers, instead of one the provider generates; then no private key is kept in state. Defaults to `K3STRADING_SSH_PRIVATE_KEY`."),
+        )
+        .attribute(
+            Attribute::string("ssh_public_key")
+                .optional()
+                .describe("The public key (OpenSSH one-line format) of a key held by your SSH agent (`SSH_AUTH_SOCK`), used instead of a generated key; no private key is kept in state. Defaults to `K3STRADING_SSH_PUBLIC_KEY`."),
+        )
+        .attribute(
             Attribute::number("poll_interval_ms")
                 .optional()
                 .validate(validators::int_between(50, 60_000))
@@ -47,9 +58,30 @@ pub fn schema() -> Schema {
         )
 }
 
+/// How the provider logs in to the servers.
+#[derive(Debug, Clone)]
+pub enum Login {
+    /// The provider generates a key per cluster and keeps it in state.
+    Generated,
+    /// The user's private key (never in state).
+    PrivateKey {
+        /// The key text.
+        private: k3strading_cluster::secrets::Secret,
+        /// Its public half.
+        public: String,
+    },
+    /// A key in the user's SSH agent, given by its public half.
+    Agent {
+        /// The public key.
+        public: String,
+    },
+}
+
 /// Settings resolved from the provider block and the environment.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// How the provider logs in to the servers.
+    pub login: Login,
     /// API token; its `Debug` is redacted.
     pub token: hcloud::Token,
     /// API base URL, already checked (https, or http on loopback).
@@ -117,7 +149,48 @@ pub fn resolve(
         }
     };
     diags.into_result()?;
+    let pick = |attr: &str, var: &str| {
+        config
+            .get_str(attr)
+            .map(str::to_owned)
+            .or_else(|| env(var).filter(|v| !v.trim().is_empty()))
+    };
+    let login = match (
+        pick("ssh_private_key", "K3STRADING_SSH_PRIVATE_KEY"),
+        pick("ssh_public_key", "K3STRADING_SSH_PUBLIC_KEY"),
+    ) {
+        (Some(text), _) => {
+            let private = k3strading_cluster::secrets::Secret::new(text);
+            match k3strading_cluster::secrets::public_of(&private) {
+                Ok(public) => Login::PrivateKey { private, public },
+                Err(e) => {
+                    return Err(Diagnostic::error(
+                        "Unusable ssh_private_key",
+                        format!("{} (from the provider block or K3STRADING_SSH_PRIVATE_KEY); an unencrypted OpenSSH private key is needed", e.detail()),
+                    )
+                    .at_attr("ssh_private_key")
+                    .into());
+                }
+            }
+        }
+        (None, Some(public)) => match k3strading_cluster::ssh_key::fingerprint(&public) {
+            Ok(_) => Login::Agent { public },
+            Err(e) => {
+                return Err(Diagnostic::error(
+                    "Unusable ssh_public_key",
+                    format!(
+                        "{} (from the provider block or K3STRADING_SSH_PUBLIC_KEY)",
+                        e.detail()
+                    ),
+                )
+                .at_attr("ssh_public_key")
+                .into());
+            }
+        },
+        (None, None) => Login::Generated,
+    };
     Ok(Settings {
+        login,
         token: hcloud::Token::new(token),
         endpoint,
         poll_interval: Duration::from_millis(u64::try_from(poll).unwrap_or(500)),

@@ -17,6 +17,14 @@ pub fn k3s_token() -> Result<String, Error> {
 /// An Ed25519 key pair in OpenSSH formats (login keys and host keys).
 pub use k3s::keys::KeyPair;
 
+/// A secret string whose Debug and Display never show it.
+pub use k3s::Secret;
+
+/// The public half of an OpenSSH private key given by a user.
+pub fn public_of(private_openssh: &Secret) -> Result<String, Error> {
+    k3s::keys::public_of(private_openssh).map_err(|source| Error::Key { source })
+}
+
 /// A new key pair; `comment` ends the public key line.
 pub fn key_pair(comment: &str) -> Result<KeyPair, Error> {
     KeyPair::generate(comment).map_err(|source| Error::Key { source })

@@ -132,6 +132,17 @@ impl KeyPair {
     }
 }
 
+/// The one-line OpenSSH public key of an unencrypted OpenSSH private key.
+pub fn public_of(private_openssh: &Secret) -> Result<String, KeyError> {
+    parse_private(private_openssh)?
+        .public_key()
+        .to_openssh()
+        .map_err(|source| KeyError::Encode {
+            what: "public",
+            source,
+        })
+}
+
 /// SHA256 of the key blob, unpadded base64url (43 characters).
 ///
 /// The same digest as `ssh-keygen -lf` shows after `SHA256:`, which uses the standard alphabet.
@@ -166,6 +177,17 @@ mod tests {
         clippy::indexing_slicing
     )]
     use super::*;
+
+    #[test]
+    fn the_public_half_is_derived_from_the_private_text() {
+        let pair = KeyPair::generate("me").unwrap();
+        let derived = public_of(pair.private_openssh()).unwrap();
+        assert_eq!(fingerprint(&derived).unwrap(), pair.fingerprint().unwrap());
+        let err = public_of(&Secret::new("not a key"))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("not a key"), "{err}");
+    }
 
     #[test]
     fn pkcs8_keys_convert_to_the_same_openssh_key() {

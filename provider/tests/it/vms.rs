@@ -85,7 +85,50 @@ fn cluster_attr(state: &Value, attr: &str) -> String {
         .to_owned()
 }
 
+/// Where the provider's login key comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Login {
+    /// Generated per cluster and kept in state.
+    Generated,
+    /// The user's private key, from `K3STRADING_SSH_PRIVATE_KEY`.
+    OwnKey,
+    /// A key in the user's SSH agent, named by `K3STRADING_SSH_PUBLIC_KEY`.
+    Agent,
+}
+
+/// 40 characters that only this secret has: an OpenSSH key's body starts
+/// the same for every key, and its private seed sits about 216 base64
+/// characters in; a token is one line.
+fn probe(secret: &str) -> String {
+    let body: String = secret
+        .lines()
+        .filter(|l| !l.contains("OPENSSH PRIVATE KEY"))
+        .collect();
+    if body.len() > 256 {
+        body.chars().skip(216).take(40).collect()
+    } else {
+        body
+    }
+}
+
+fn user_key(dir: &Path) -> (std::path::PathBuf, String, String) {
+    let path = dir.join("id_user");
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "user", "-f"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let private = std::fs::read_to_string(&path).unwrap();
+    let public = std::fs::read_to_string(path.with_extension("pub")).unwrap();
+    (path, private, public.trim().to_owned())
+}
+
 fn reachable_with_openssh(tf: &Terraform, prefix: &str, pool: &str) {
+    reachable(tf, prefix, pool, Login::Generated);
+}
+
+fn reachable(tf: &Terraform, prefix: &str, pool: &str, login: Login) {
     if let Some(why) = vms_unavailable() {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
@@ -95,7 +138,38 @@ fn reachable_with_openssh(tf: &Terraform, prefix: &str, pool: &str) {
         return;
     }
     let cloud = Cloud::start_vms(prefix, pool);
-    let wd = workdir(tf, &cloud, None);
+    let mut wd = workdir(tf, &cloud, None);
+    let dir = wd.path().to_path_buf();
+    let (user_path, user_private, user_public) = user_key(&dir);
+    let agent_sock = dir.join("agent.sock");
+    let mut agent = None;
+    match login {
+        Login::Generated => {}
+        Login::OwnKey => wd.set_env("K3STRADING_SSH_PRIVATE_KEY", &user_private),
+        Login::Agent => {
+            agent = Some(
+                Command::new("ssh-agent")
+                    .arg("-D")
+                    .arg("-a")
+                    .arg(&agent_sock)
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            );
+            let started = Instant::now();
+            while !agent_sock.exists() {
+                assert!(started.elapsed() < Duration::from_secs(10), "no agent");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let added = Command::new("ssh-add")
+                .arg(&user_path)
+                .env("SSH_AUTH_SOCK", &agent_sock)
+                .output()
+                .unwrap();
+            assert!(added.status.success(), "{added:?}");
+            wd.set_env("K3STRADING_SSH_PUBLIC_KEY", &user_public);
+        }
+    }
     let argv = ArgvScan::start();
     ok(
         wd.run(&["apply", "-auto-approve", "-no-color", "-var", "env=dev"]),
@@ -109,15 +183,42 @@ fn reachable_with_openssh(tf: &Terraform, prefix: &str, pool: &str) {
         &std::fs::read_to_string(wd.path().join("terraform.tfstate")).unwrap(),
     )
     .unwrap();
-    let dir = wd.path();
-    let key = dir.join("id_provider");
-    std::fs::write(&key, cluster_attr(&state, "ssh_private_key")).unwrap();
-    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let dir = dir.as_path();
+    let (key, login_private) = if login == Login::Generated {
+        let key = dir.join("id_provider");
+        let text = cluster_attr(&state, "ssh_private_key");
+        std::fs::write(&key, &text).unwrap();
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+        (key, text)
+    } else {
+        // The user's key never enters state.
+        let cluster = state["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["type"] == "k3strading_cluster")
+            .unwrap();
+        assert!(
+            cluster["instances"][0]["attributes"]["ssh_private_key"].is_null(),
+            "{login:?}: a private key is in state"
+        );
+        assert_eq!(
+            cluster["instances"][0]["attributes"]["ssh_public_key"],
+            user_public.as_str()
+        );
+        let text = std::fs::read_to_string(dir.join("terraform.tfstate")).unwrap();
+        assert!(
+            !text.contains(&probe(&user_private)),
+            "{login:?}: key in state"
+        );
+        (user_path.clone(), user_private.clone())
+    };
     // No secret was in any process's argv during the apply: the login key,
     // the K3s token, and every server's host private key (from the user data
     // the cloud received).
     let mut secrets = vec![
-        ("ssh_private_key", cluster_attr(&state, "ssh_private_key")),
+        ("the login private key", login_private),
         ("k3s_token", cluster_attr(&state, "k3s_token")),
     ];
     for rec in cloud.emu.world().servers.values() {
@@ -142,17 +243,7 @@ fn reachable_with_openssh(tf: &Terraform, prefix: &str, pool: &str) {
         seen.len()
     );
     for (what, secret) in &secrets {
-        // An OpenSSH key's body starts the same for every key; its private
-        // seed sits about 216 base64 characters in. A token is one line.
-        let body: String = secret
-            .lines()
-            .filter(|l| !l.contains("OPENSSH PRIVATE KEY"))
-            .collect();
-        let probe: String = if body.len() > 256 {
-            body.chars().skip(216).take(40).collect()
-        } else {
-            body.clone()
-        };
+        let probe = probe(secret);
         assert!(probe.len() >= 32, "{what}: nothing to look for");
         let leak = seen.iter().find(|c| c.contains(&probe));
         assert!(
@@ -172,8 +263,12 @@ fn reachable_with_openssh(tf: &Terraform, prefix: &str, pool: &str) {
         std::fs::write(
             path,
             format!(
-                "Host *\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n  StrictHostKeyChecking yes\n  UserKnownHostsFile {}\n  BatchMode yes\n  ConnectTimeout 10\n",
-                key.display(),
+                "Host *\n  User root\n  {}\n  StrictHostKeyChecking yes\n  UserKnownHostsFile {}\n  BatchMode yes\n  ConnectTimeout 10\n",
+                if login == Login::Agent {
+                    format!("IdentityAgent {}", agent_sock.display())
+                } else {
+                    format!("IdentityFile {}\n  IdentitiesOnly yes", key.display())
+                },
                 hosts.display()
             ),
         )
@@ -231,6 +326,10 @@ fn reachable_with_openssh(tf: &Terraform, prefix: &str, pool: &str) {
         wd.run(&["destroy", "-auto-approve", "-no-color", "-var", "env=dev"]),
         "destroy on VMs",
     );
+    if let Some(mut a) = agent.take() {
+        let _ = a.kill();
+        let _ = a.wait();
+    }
     let after = cloud.inventory();
     assert!(after.servers.is_empty(), "{after:?}");
     assert_eq!(
@@ -259,6 +358,12 @@ fn reachable_with_openssh(tf: &Terraform, prefix: &str, pool: &str) {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+#[test]
+fn the_users_own_key_or_agent_logs_in_and_no_private_key_enters_state() {
+    reachable(&terraforms()[0], "pvk", "100.64.212.0/24", Login::OwnKey);
+    reachable(&terraforms()[0], "pva", "100.64.213.0/24", Login::Agent);
 }
 
 #[test]
