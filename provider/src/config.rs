@@ -211,6 +211,49 @@ mod tests {
         ])
     }
 
+    #[test]
+    fn the_login_key_comes_from_the_block_or_the_environment_and_bad_keys_name_their_attribute() {
+        let pair = k3strading_cluster::secrets::key_pair("me").unwrap();
+        let private = pair.private_openssh().expose().to_owned();
+        let env = |k: &str| match k {
+            "HCLOUD_TOKEN" => Some("t".to_owned()),
+            "K3STRADING_SSH_PRIVATE_KEY" => Some(private.clone()),
+            _ => None,
+        };
+        let s = resolve(&config(Value::Null, Value::Null), env).unwrap();
+        match &s.login {
+            Login::PrivateKey { public, .. } => assert_eq!(
+                k3strading_cluster::ssh_key::fingerprint(public).unwrap(),
+                pair.fingerprint().unwrap()
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            !format!("{s:?}").contains(&private[40..80]),
+            "Debug shows the key"
+        );
+        let agent_env = |k: &str| match k {
+            "HCLOUD_TOKEN" => Some("t".to_owned()),
+            "K3STRADING_SSH_PUBLIC_KEY" => Some(pair.public_openssh().to_owned()),
+            _ => None,
+        };
+        let s = resolve(&config(Value::Null, Value::Null), agent_env).unwrap();
+        assert!(matches!(s.login, Login::Agent { .. }), "{:?}", s.login);
+        let s = resolve(&config("t".into(), Value::Null), no_env).unwrap();
+        assert!(matches!(s.login, Login::Generated));
+        let bad = |k: &str| match k {
+            "HCLOUD_TOKEN" => Some("t".to_owned()),
+            "K3STRADING_SSH_PRIVATE_KEY" => Some("sekrit-not-a-key".to_owned()),
+            _ => None,
+        };
+        let err = resolve(&config(Value::Null, Value::Null), bad).unwrap_err();
+        assert_eq!(
+            err.0[0].path,
+            Some(tfplug::AttrPath::attr("ssh_private_key"))
+        );
+        assert!(!err.to_string().contains("sekrit"), "{err}");
+    }
+
     fn no_env(_: &str) -> Option<String> {
         None
     }
@@ -230,7 +273,7 @@ mod tests {
 
     #[test]
     fn configuration_wins_over_environment() {
-        let env = |_: &str| Some("env".to_owned());
+        let env = |k: &str| k.starts_with("HCLOUD_").then(|| "env".to_owned());
         let s = resolve(&config("cfg".into(), "http://127.0.0.1:9/v1/".into()), env).unwrap();
         assert_eq!(s.token.expose_secret(), "cfg");
         assert_eq!(s.endpoint.as_str(), "http://127.0.0.1:9/v1");
