@@ -208,8 +208,13 @@ fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
-/// `/servers/42/actions/poweron` → `/servers/{id}/actions/poweron`.
+/// `GET /servers/42` → `GET /servers/{id}`.
 pub fn endpoint_key(method: &Method, path: &str) -> String {
+    format!("{method} {}", fold_ids(path))
+}
+
+/// `/servers/42/actions/poweron` → `/servers/{id}/actions/poweron`.
+pub fn fold_ids(path: &str) -> String {
     let norm: Vec<&str> = path
         .split('/')
         .map(|s| {
@@ -220,7 +225,7 @@ pub fn endpoint_key(method: &Method, path: &str) -> String {
             }
         })
         .collect();
-    format!("{method} {}", norm.join("/"))
+    norm.join("/")
 }
 
 fn retryable(code: &ErrorCode, status: u16) -> bool {

@@ -16,18 +16,7 @@ pub struct Requests(pub Vec<LogEntry>);
 
 /// `METHOD /path` with ids folded, e.g. `POST /servers/{id}/actions/poweron`.
 pub fn endpoint(e: &LogEntry) -> String {
-    let folded: Vec<&str> = e
-        .path
-        .split('/')
-        .map(|s| {
-            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-                "{id}"
-            } else {
-                s
-            }
-        })
-        .collect();
-    format!("{} {}", e.method, folded.join("/"))
+    format!("{} {}", e.method, hcloud::client::fold_ids(&e.path))
 }
 
 /// True when `e`'s query has `key=value`.
