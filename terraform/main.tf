@@ -60,6 +60,12 @@ variable "kafka_allowed_cidrs" {
   default     = ["0.0.0.0/0"]
 }
 
+variable "install_k3s" {
+  description = "Install K3s (server, agents, role labels). false gives bare servers."
+  type        = bool
+  default     = true
+}
+
 locals {
   cluster = "k3s-trading-${var.env}"
 }
@@ -73,6 +79,7 @@ resource "k3strading_cluster" "this" {
   primary_ips         = ["control", "kafka"]
   ssh_allowed_cidrs   = var.ssh_allowed_cidrs
   kafka_allowed_cidrs = var.kafka_allowed_cidrs
+  install_k3s         = var.install_k3s
   labels = {
     env = var.env
   }
@@ -88,6 +95,9 @@ resource "k3strading_node" "kafka" {
   private_ip  = "10.0.1.${20 + count.index}"
   # kafka-0 holds Primary IP #2 for the Kafka NodePort; the others are private-only.
   primary_ip = count.index == 0 ? "kafka" : null
+  # The K3s steps log in with the cluster's key (null when the provider block has one).
+  ssh_private_key = k3strading_cluster.this.ssh_private_key
+  install_k3s     = var.install_k3s
   labels = {
     env = var.env
   }
@@ -100,7 +110,9 @@ resource "k3strading_node" "app" {
   role        = "app"
   location    = var.location
   server_type = var.server_type
-  private_ip  = "10.0.1.${30 + count.index}"
+  private_ip      = "10.0.1.${30 + count.index}"
+  ssh_private_key = k3strading_cluster.this.ssh_private_key
+  install_k3s     = var.install_k3s
   labels = {
     env = var.env
   }

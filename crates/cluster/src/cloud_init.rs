@@ -41,6 +41,16 @@ pub struct HostKey {
     pub public: String,
 }
 
+/// The K3s server's first-boot install: the rendered install script and the cluster's join
+/// secret. Both travel base64-encoded; the secret lands in a 0600 file and never in argv.
+#[derive(Debug, Clone, PartialEq)]
+pub struct K3sBoot {
+    /// The install script (`k3s::render::install_script`); holds no secrets.
+    pub script: String,
+    /// The cluster's join secret, written to `k3s::render::TOKEN_PATH`.
+    pub token: k3s::Secret,
+}
+
 /// Everything the user data depends on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserData {
@@ -52,6 +62,13 @@ pub struct UserData {
     pub host_key: Option<HostKey>,
     /// People's public keys allowed to log in as root, besides the provider's.
     pub authorized_keys: Vec<String>,
+    /// Install the K3s server at first boot (the control plane only).
+    pub k3s: Option<K3sBoot>,
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// Renders `#cloud-config` user data.
@@ -74,47 +91,78 @@ pub fn render(u: &UserData) -> String {
             let _ = writeln!(s, "  - {}", key.trim());
         }
     }
+    // write_files entries (each starting with "  - path:") and runcmd lines, in order.
+    let mut files = String::new();
+    let mut cmds = String::new();
     match &u.egress {
         Egress::NatGateway { network_cidr } => {
-            s.push_str("write_files:\n");
-            s.push_str("  - path: /etc/sysctl.d/90-k3strading-nat.conf\n");
-            s.push_str("    content: |\n      net.ipv4.ip_forward=1\n");
-            s.push_str("  - path: /etc/systemd/system/k3strading-nat.service\n");
-            s.push_str("    content: |\n");
-            s.push_str("      [Unit]\n      Description=k3strading NAT for the private network\n");
-            s.push_str("      After=network-online.target\n      Wants=network-online.target\n");
-            s.push_str("      [Service]\n      Type=oneshot\n      RemainAfterExit=yes\n");
+            files.push_str("  - path: /etc/sysctl.d/90-k3strading-nat.conf\n");
+            files.push_str("    content: |\n      net.ipv4.ip_forward=1\n");
+            files.push_str("  - path: /etc/systemd/system/k3strading-nat.service\n");
+            files.push_str("    content: |\n");
+            files.push_str(
+                "      [Unit]\n      Description=k3strading NAT for the private network\n",
+            );
+            files
+                .push_str("      After=network-online.target\n      Wants=network-online.target\n");
+            files.push_str("      [Service]\n      Type=oneshot\n      RemainAfterExit=yes\n");
             let _ = writeln!(
-                s,
+                files,
                 "      ExecStart=/bin/sh -c 'iptables -t nat -C POSTROUTING -s {network_cidr} ! -d {network_cidr} -j MASQUERADE 2>/dev/null || iptables -t nat -A POSTROUTING -s {network_cidr} ! -d {network_cidr} -j MASQUERADE'"
             );
-            s.push_str("      [Install]\n      WantedBy=multi-user.target\n");
-            s.push_str("runcmd:\n");
-            s.push_str("  - [sysctl, --system]\n");
-            s.push_str("  - [systemctl, daemon-reload]\n");
-            s.push_str("  - [systemctl, enable, --now, k3strading-nat.service]\n");
+            files.push_str("      [Install]\n      WantedBy=multi-user.target\n");
+            cmds.push_str("  - [sysctl, --system]\n");
+            cmds.push_str("  - [systemctl, daemon-reload]\n");
+            cmds.push_str("  - [systemctl, enable, --now, k3strading-nat.service]\n");
         }
         Egress::ViaNetwork { gateway } => {
-            s.push_str("write_files:\n");
-            s.push_str("  - path: /etc/systemd/system/k3strading-egress.service\n");
-            s.push_str("    content: |\n");
-            s.push_str("      [Unit]\n      Description=k3strading default route through the private network\n");
-            s.push_str("      After=network-online.target\n      Wants=network-online.target\n");
-            s.push_str("      [Service]\n      Type=oneshot\n      RemainAfterExit=yes\n");
+            files.push_str("  - path: /etc/systemd/system/k3strading-egress.service\n");
+            files.push_str("    content: |\n");
+            files.push_str("      [Unit]\n      Description=k3strading default route through the private network\n");
+            files
+                .push_str("      After=network-online.target\n      Wants=network-online.target\n");
+            files.push_str("      [Service]\n      Type=oneshot\n      RemainAfterExit=yes\n");
             let _ = writeln!(
-                s,
+                files,
                 "      ExecStart=/sbin/ip route replace default via {gateway}"
             );
-            s.push_str("      [Install]\n      WantedBy=multi-user.target\n");
-            s.push_str("  - path: /etc/systemd/resolved.conf.d/k3strading.conf\n");
-            s.push_str("    content: |\n      [Resolve]\n");
-            let _ = writeln!(s, "      DNS={}", RESOLVERS.join(" "));
-            s.push_str("runcmd:\n");
-            s.push_str("  - [systemctl, daemon-reload]\n");
-            s.push_str("  - [systemctl, enable, --now, k3strading-egress.service]\n");
-            s.push_str("  - [systemctl, restart, systemd-resolved]\n");
+            files.push_str("      [Install]\n      WantedBy=multi-user.target\n");
+            files.push_str("  - path: /etc/systemd/resolved.conf.d/k3strading.conf\n");
+            files.push_str("    content: |\n      [Resolve]\n");
+            let _ = writeln!(files, "      DNS={}", RESOLVERS.join(" "));
+            cmds.push_str("  - [systemctl, daemon-reload]\n");
+            cmds.push_str("  - [systemctl, enable, --now, k3strading-egress.service]\n");
+            cmds.push_str("  - [systemctl, restart, systemd-resolved]\n");
         }
         Egress::Public => {}
+    }
+    if let Some(k) = &u.k3s {
+        let secret = format!("{}\n", k.token.expose());
+        let _ = writeln!(
+            files,
+            "  - path: {}\n    permissions: '0600'\n    encoding: b64\n    content: {}",
+            k3s::render::TOKEN_PATH,
+            b64(secret.as_bytes())
+        );
+        let _ = writeln!(
+            files,
+            "  - path: {}\n    permissions: '0700'\n    encoding: b64\n    content: {}",
+            k3s::install::BOOT_SCRIPT_PATH,
+            b64(k.script.as_bytes())
+        );
+        let _ = writeln!(
+            cmds,
+            "  - [sh, -c, '{}']",
+            k3s::install::boot_command().replace('\'', "''")
+        );
+    }
+    if !files.is_empty() {
+        s.push_str("write_files:\n");
+        s.push_str(&files);
+    }
+    if !cmds.is_empty() {
+        s.push_str("runcmd:\n");
+        s.push_str(&cmds);
     }
     s
 }
@@ -153,6 +201,10 @@ mod tests {
                 public: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFZ4QvWmbDinZiA+SN2pb4Gz5I6/EfdRc0gprI5feCS5 host".into(),
             }),
             authorized_keys: vec!["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFZ4QvWmbDinZiA+SN2pb4Gz5I6/EfdRc0gprI5feCS5 alice".into()],
+            k3s: Some(K3sBoot {
+                script: "#!/bin/sh\necho install\n".into(),
+                token: k3s::Secret::new("golden-token"),
+            }),
         };
         golden("cloud-init-control.yaml", &render(&u));
     }
@@ -166,6 +218,7 @@ mod tests {
             },
             host_key: None,
             authorized_keys: Vec::new(),
+            k3s: None,
         };
         golden("cloud-init-private.yaml", &render(&u));
     }
@@ -177,6 +230,7 @@ mod tests {
             egress: Egress::Public,
             host_key: None,
             authorized_keys: Vec::new(),
+            k3s: None,
         };
         golden("cloud-init-public.yaml", &render(&u));
     }

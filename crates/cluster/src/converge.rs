@@ -15,7 +15,8 @@ use crate::secrets::KeyPair;
 use crate::server::ServerSpec;
 use crate::spec::{ClusterSpec, NodeSpec};
 use crate::{
-    Error, Field, Hetzner, firewall, names, network, placement, primary_ip, server, ssh_key,
+    Error, Field, Hetzner, firewall, k3s_node, names, network, placement, primary_ip, server,
+    ssh_key,
 };
 
 /// What exists of a cluster so far.
@@ -47,13 +48,17 @@ impl ClusterBuilt {
 /// Builds or adopts the cluster: Primary IPs, SSH key (`public_key`, the
 /// half of a key pair the caller holds), network with its egress route,
 /// firewall, the control plane's placement group, and the control plane
-/// with `host_key` as its SSH host key.
+/// with `host_key` as its SSH host key. With a `k3s_token`, the control plane installs the K3s
+/// server at first boot with that join secret (see [`crate::k3s_node`]); this does not wait
+/// for it.
+#[allow(clippy::too_many_arguments)]
 pub async fn cluster(
     hz: &Hetzner<'_>,
     spec: &ClusterSpec,
     catalog: &Catalog,
     public_key: &str,
     host_key: &KeyPair,
+    k3s_token: Option<&k3s::Secret>,
     deadline: Duration,
     out: &mut ClusterBuilt,
 ) -> Result<(), Error> {
@@ -74,6 +79,9 @@ pub async fn cluster(
 
     // Primary IPs first: they are what must never be duplicated.
     let ips = primary_ip::ensure_all(hz, spec, deadline).await?;
+    let cp_address = ips
+        .get(&spec.control_plane_primary_ip)
+        .map(|a| a.ip.clone());
     let cp_ip = ips
         .get(&spec.control_plane_primary_ip)
         .map(|a| a.id)
@@ -125,6 +133,9 @@ pub async fn cluster(
             },
             host_key: Some(host_key_of(host_key)),
             authorized_keys: spec.ssh_authorized_keys.clone(),
+            k3s: k3s_token
+                .map(|t| k3s_node::server_boot(spec, cp_address.as_deref(), t))
+                .transpose()?,
         }),
     };
     let s = server::ensure(hz, &server_spec, deadline, &mut out.control_plane).await?;
@@ -200,6 +211,7 @@ pub async fn node(
             egress,
             host_key: Some(host_key_of(host_key)),
             authorized_keys: spec.ssh_authorized_keys.clone(),
+            k3s: None,
         }),
     };
     server::ensure(hz, &server_spec, deadline, &mut out.server).await

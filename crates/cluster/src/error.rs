@@ -70,6 +70,17 @@ pub enum Error {
     /// The system random source failed.
     #[error("could not generate {0}: the system random source failed")]
     Random(&'static str),
+    /// A K3s step on a server failed (SSH, install, join, Kubernetes API). The detail carries
+    /// the remote output's tail with secrets redacted.
+    #[error("K3s on {node}: could not {step}: {detail}")]
+    K3s {
+        /// The server.
+        node: String,
+        /// The step, e.g. "install the agent".
+        step: &'static str,
+        /// What went wrong.
+        detail: String,
+    },
     /// A key could not be made, encoded or parsed.
     #[error("SSH key: {source}")]
     Key {
@@ -125,6 +136,7 @@ impl Error {
             Error::Cancelled => "Cancelled".to_owned(),
             Error::Random(what) => format!("Could not generate {what}"),
             Error::Key { .. } => "Unusable SSH key".to_owned(),
+            Error::K3s { node, step, .. } => format!("K3s on {node}: could not {step}"),
         }
     }
 
@@ -139,6 +151,16 @@ impl Error {
             Error::Cancelled => "the operation was stopped on request".to_owned(),
             Error::Random(_) => "the system random source failed".to_owned(),
             Error::Key { source } => source.to_string(),
+            Error::K3s { detail, .. } => detail.clone(),
+        }
+    }
+
+    /// A K3s step's failure.
+    pub fn k3s(node: &str, step: &'static str, e: impl std::fmt::Display) -> Error {
+        Error::K3s {
+            node: node.to_owned(),
+            step,
+            detail: e.to_string(),
         }
     }
 

@@ -19,7 +19,7 @@
 //! let host = secrets::key_pair(&names::control_plane(&spec.name))?;
 //! let mut built = converge::ClusterBuilt::default();
 //! let deadline = std::time::Duration::from_secs(1200);
-//! converge::cluster(&hz, spec, &catalog, login.public_openssh(), &host, deadline, &mut built).await?;
+//! converge::cluster(&hz, spec, &catalog, login.public_openssh(), &host, None, deadline, &mut built).await?;
 //! # Ok(()) }
 //! ```
 
@@ -30,6 +30,7 @@ pub mod defaults;
 mod error;
 pub mod firewall;
 pub mod inventory;
+pub mod k3s_node;
 pub mod names;
 pub mod network;
 pub mod placement;
@@ -43,6 +44,8 @@ pub mod teardown;
 pub use error::{Error, Field};
 /// The Hetzner client this crate speaks through, for front ends that build it.
 pub use hcloud;
+/// SSH, K3s rendering and the Kubernetes API, for front ends that log in to the servers.
+pub use k3s;
 
 use std::time::Duration;
 

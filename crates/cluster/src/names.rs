@@ -13,6 +13,9 @@ pub const MANAGED_BY: &str = "k3strading.io/managed-by";
 pub const PRIMARY_IP: &str = "k3strading.io/primary-ip";
 /// Label holding the pinned K3s version on the control plane ('+' as '-').
 pub const K3S_VERSION: &str = "k3strading.io/k3s-version";
+/// Label saying whether a server runs K3s (`true`/`false`: the resources'
+/// `install_k3s`), so import can read it back.
+pub const K3S: &str = "k3strading.io/k3s";
 /// Label holding the SHA256 fingerprint (unpadded base64url) of the SSH key
 /// a server was created with: a server whose key we do not hold is never adopted.
 pub const SSH_KEY: &str = "k3strading.io/ssh-key";

@@ -93,6 +93,8 @@ pub struct ClusterSpec {
     pub k3s_version: String,
     /// People's public keys allowed to log in as root on the control plane.
     pub ssh_authorized_keys: Vec<String>,
+    /// Whether the control plane installs the K3s server.
+    pub install_k3s: bool,
 }
 
 impl ClusterSpec {
@@ -118,6 +120,7 @@ impl ClusterSpec {
             labels: Labels::new(),
             k3s_version: d::K3S_VERSION.into(),
             ssh_authorized_keys: Vec::new(),
+            install_k3s: true,
         }
     }
 
@@ -142,6 +145,7 @@ impl ClusterSpec {
             names::K3S_VERSION.into(),
             self.k3s_version.replace('+', "-"),
         );
+        l.insert(names::K3S.into(), self.install_k3s.to_string());
         l.insert(names::SSH_KEY.into(), ssh_key_fingerprint.into());
         l.insert(names::HOST_KEY.into(), host_key_fingerprint.into());
         l
@@ -171,6 +175,8 @@ pub struct NodeSpec {
     pub labels: Labels,
     /// People's public keys allowed to log in as root.
     pub ssh_authorized_keys: Vec<String>,
+    /// Whether the node joins the cluster as a K3s agent.
+    pub install_k3s: bool,
 }
 
 impl NodeSpec {
@@ -184,6 +190,7 @@ impl NodeSpec {
         if let Some(k) = self.role.scheduling_label() {
             l.insert(k.into(), "true".into());
         }
+        l.insert(names::K3S.into(), self.install_k3s.to_string());
         l.insert(names::SSH_KEY.into(), ssh_key_fingerprint.into());
         l.insert(names::HOST_KEY.into(), host_key_fingerprint.into());
         l

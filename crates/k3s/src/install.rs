@@ -5,10 +5,19 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::render::{
-    AGENT_TOKEN_PATH, InstallSpec, RenderError, Role, SERVER_TOKEN_PATH, install_script,
+    InstallSpec, RenderError, Role, SERVER_TOKEN_PATH, TOKEN_PATH, install_script,
 };
 use crate::secret::Secret;
 use crate::session::{Command, Session, SessionError, shell_quote};
+
+/// Where first-boot user data puts the install script (see [`boot_command`]).
+pub const BOOT_SCRIPT_PATH: &str = "/var/lib/k3strading/install-k3s.sh";
+/// The first-boot install's output.
+pub const BOOT_LOG_PATH: &str = "/var/log/k3strading-install.log";
+/// The first-boot install's exit status, written when it ends.
+pub const BOOT_STATUS_PATH: &str = "/var/lib/k3strading/install.status";
+/// Exit status of a probe that found a failed first-boot install.
+const BOOT_FAILED: u32 = 97;
 
 /// How long one `/ping` probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -54,10 +63,12 @@ pub enum InstallError {
     },
 }
 
-/// Installs (or updates) a K3s server and waits until its API answers `/ping`.
+/// Installs (or updates) a K3s server with the cluster secret `token` (written to a 0600 file)
+/// and waits until its API answers `/ping`.
 pub async fn install_server(
     session: &Session,
     spec: &InstallSpec,
+    token: &Secret,
     deadline: Instant,
 ) -> Result<(), InstallError> {
     if !matches!(spec.node.role, Role::Server { .. }) {
@@ -66,11 +77,65 @@ pub async fn install_server(
             expected: "server",
         });
     }
-    let script = install_script(spec)?;
-    session
-        .run(&Command::new("sh -s", remaining(deadline)).stdin(script))
-        .await?;
+    run_install(session, spec, token, deadline).await?;
     wait_ready(session, deadline).await
+}
+
+/// Writes the token file, then runs the install script.
+async fn run_install(
+    session: &Session,
+    spec: &InstallSpec,
+    token: &Secret,
+    deadline: Instant,
+) -> Result<(), InstallError> {
+    let script = install_script(spec)?;
+    let with_newline = Secret::new(format!("{}\n", token.expose()));
+    session
+        .write_secret_file(
+            TOKEN_PATH,
+            &with_newline,
+            FILE_TIMEOUT.min(remaining(deadline)),
+        )
+        .await?;
+    let cmd = Command::new("sh -s", remaining(deadline))
+        .stdin(script)
+        .redacting(token);
+    session.run(&cmd).await?;
+    Ok(())
+}
+
+/// The command that runs the install script at first boot (for cloud-init `runcmd`), keeping
+/// its output in [`BOOT_LOG_PATH`] and its exit status in [`BOOT_STATUS_PATH`].
+pub fn boot_command() -> String {
+    format!("sh {BOOT_SCRIPT_PATH} > {BOOT_LOG_PATH} 2>&1; echo $? > {BOOT_STATUS_PATH}")
+}
+
+/// Waits for a server that installs K3s at first boot until its API answers `/ping`.
+///
+/// Fails at once when the first-boot install failed, with the tail of its log (`redact`ed).
+pub async fn wait_boot_install(
+    session: &Session,
+    redact: Option<&Secret>,
+    deadline: Instant,
+) -> Result<(), InstallError> {
+    let probe = format!(
+        "if [ -s {status} ] && [ \"$(cat {status})\" != 0 ]; then \
+         echo \"the first-boot K3s install exited $(cat {status}); its log ends:\"; \
+         tail -n 40 {log}; exit {code}; fi; \
+         curl -fsk --max-time 10 https://127.0.0.1:6443/ping >/dev/null",
+        status = BOOT_STATUS_PATH,
+        log = BOOT_LOG_PATH,
+        code = BOOT_FAILED,
+    );
+    wait_probe(
+        session,
+        &probe,
+        "the K3s API (/ping)",
+        Some(BOOT_FAILED),
+        redact,
+        deadline,
+    )
+    .await
 }
 
 /// Polls `https://127.0.0.1:6443/ping` from the node itself until it answers or `deadline` passes.
@@ -86,13 +151,34 @@ pub async fn wait_until(
     what: &str,
     deadline: Instant,
 ) -> Result<(), InstallError> {
+    wait_probe(session, probe, what, None, None, deadline).await
+}
+
+/// [`wait_until`], except that exiting with `fatal`'s code fails at once.
+async fn wait_probe(
+    session: &Session,
+    probe: &str,
+    what: &str,
+    fatal: Option<u32>,
+    redact: Option<&Secret>,
+    deadline: Instant,
+) -> Result<(), InstallError> {
     let started = Instant::now();
     let mut backoff = Duration::from_millis(500);
     let mut last: Option<String> = None;
     loop {
         let timeout = PROBE_TIMEOUT.min(remaining(deadline));
-        match session.run(&Command::new(probe, timeout)).await {
+        let mut cmd = Command::new(probe, timeout);
+        if let Some(secret) = redact {
+            cmd = cmd.redacting(secret);
+        }
+        match session.run(&cmd).await {
             Ok(_) => return Ok(()),
+            Err(err @ SessionError::CommandFailed { exit_code, .. })
+                if fatal.is_some() && exit_code == fatal =>
+            {
+                return Err(err.into());
+            }
             // A probe cut short by the deadline says less than the failure before it.
             Err(SessionError::CommandTimeout { .. })
                 if timeout < PROBE_TIMEOUT && last.is_some() => {}
@@ -156,20 +242,7 @@ pub async fn install_agent(
             expected: "agent",
         });
     }
-    let script = install_script(spec)?;
-    let with_newline = Secret::new(format!("{}\n", token.expose()));
-    session
-        .write_secret_file(
-            AGENT_TOKEN_PATH,
-            &with_newline,
-            FILE_TIMEOUT.min(remaining(deadline)),
-        )
-        .await?;
-    let cmd = Command::new("sh -s", remaining(deadline))
-        .stdin(script)
-        .redacting(token);
-    session.run(&cmd).await?;
-    Ok(())
+    run_install(session, spec, token, deadline).await
 }
 
 fn remaining(deadline: Instant) -> Duration {

@@ -11,12 +11,14 @@
 //! # Ok(()) }
 //! ```
 
+pub mod api;
 pub mod install;
 pub mod keys;
 pub mod render;
 pub mod secret;
 pub mod session;
 
+pub use api::{ApiError, ClusterApi};
 pub use install::InstallError;
 pub use keys::{KeyError, KeyPair, fingerprint};
 pub use render::{InstallSpec, NodeSpec, RenderError, Role};

@@ -122,6 +122,7 @@ pub fn cluster(name: &str, inv: &Inventory, schema: &Schema) -> Result<Value, Di
         version.map(Value::from).unwrap_or(Value::Null),
     );
     v.set("labels", labels_value(&names::user_part(&server.labels)));
+    v.set("install_k3s", Value::from(installs_k3s(server)));
     v.set("network_id", Value::int(network.id));
     v.set(
         "firewall_id",
@@ -206,6 +207,7 @@ pub async fn node(hz: &Hetzner<'_>, name: &str, schema: &Schema) -> Result<Value
             .unwrap_or(Value::Null),
     );
     v.set("labels", labels_value(&names::user_part(&server.labels)));
+    v.set("install_k3s", Value::from(installs_k3s(&server)));
     v.set("server_id", Value::int(server.id));
     v.set("placement_group_id", placement_group_of(&server));
     v.set(
@@ -217,4 +219,9 @@ pub async fn node(hz: &Hetzner<'_>, name: &str, schema: &Schema) -> Result<Value
             .unwrap_or(Value::Null),
     );
     Ok(v)
+}
+
+/// Whether a server was made with `install_k3s` (servers from before the label: yes).
+fn installs_k3s(server: &k3strading_cluster::hcloud::models::Server) -> bool {
+    server.labels.get(names::K3S).map(String::as_str) != Some("false")
 }

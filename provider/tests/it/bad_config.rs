@@ -22,16 +22,19 @@ fn config(cluster_extra: &str, node_a: &str, node_b: &str) -> String {
         r#"{HEADER}
 resource "k3strading_cluster" "c" {{
   name = "k3s-trading-bad"
+  install_k3s = false
 {cluster_extra}
 }}
 resource "k3strading_node" "a" {{
   cluster = k3strading_cluster.c.name
   role    = "kafka"
+  install_k3s = false
 {node_a}
 }}
 resource "k3strading_node" "b" {{
   cluster = k3strading_cluster.c.name
   role    = "app"
+  install_k3s = false
 {node_b}
 }}
 "#

@@ -264,6 +264,10 @@ pub fn workdir(tf: &Terraform, cloud: &Cloud, main_tf: Option<&str>) -> Workdir 
     wd.write("main.tf", &text).unwrap();
     wd.set_env("HCLOUD_ENDPOINT", &cloud.url);
     wd.set_env("HCLOUD_TOKEN", TOKEN);
+    // Without VMs there is nothing to SSH into: terraform/ builds bare servers.
+    if cloud.vms.is_none() {
+        wd.set_env("TF_VAR_install_k3s", "false");
+    }
     wd
 }
 

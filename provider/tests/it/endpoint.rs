@@ -17,7 +17,8 @@ const PROVIDER: &str = r#"terraform {
 
 const CLUSTER: &str = r#"
 resource "k3strading_cluster" "c" {
-  name = "k3s-trading-ep"
+  name        = "k3s-trading-ep"
+  install_k3s = false
 }
 "#;
 

@@ -157,6 +157,8 @@ fn expected_server(cluster: &str, env: &str, p: &Planned) -> ServerFacts {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
+    // Without VMs, terraform/ is applied with install_k3s = false.
+    labels.insert("k3strading.io/k3s".into(), "false".into());
     match p.role {
         "control-plane" => {
             labels.insert("k3strading.io/k3s-version".into(), "v1.34.1-k3s1".into());

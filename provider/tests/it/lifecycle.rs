@@ -265,13 +265,28 @@ fn daily_loop(tf: &Terraform) {
         }
     }
     for (k, v) in created_node.as_object().unwrap() {
-        if !["taints", "timeouts", "host_public_key"].contains(&k.as_str()) {
+        // ssh_private_key is the node's copy of the cluster's login key, from the config.
+        if !["taints", "timeouts", "host_public_key", "ssh_private_key"].contains(&k.as_str()) {
             assert_eq!(
                 &imported_node[k], v,
                 "node attribute {k} differs after import"
             );
         }
     }
+    // The nodes' copies of the login key come back from the config: an
+    // in-place update of state only, which changes nothing in the cloud.
+    let before = cloud.inventory();
+    let updated = ok(wd2.run(&APPLY), "apply after import");
+    assert!(
+        updated.stdout.contains("0 added, ") && updated.stdout.contains("0 destroyed"),
+        "{}",
+        updated.stdout
+    );
+    assert_eq!(
+        cloud.inventory(),
+        before,
+        "apply after import changed the cloud"
+    );
     ok(
         wd2.run(&["plan", "-detailed-exitcode", "-no-color", "-var", "env=dev"]),
         "plan after import",
@@ -300,15 +315,17 @@ terraform {
   }
 }
 resource "k3strading_cluster" "c" {
-  name   = "k3s-trading-lbl"
-  labels = {}
+  name        = "k3s-trading-lbl"
+  labels      = {}
+  install_k3s = false
 }
 resource "k3strading_node" "n" {
-  cluster    = k3strading_cluster.c.name
-  name       = "k3s-trading-lbl-app-0"
-  role       = "app"
-  private_ip = "10.0.1.30"
-  labels     = {}
+  cluster     = k3strading_cluster.c.name
+  name        = "k3s-trading-lbl-app-0"
+  role        = "app"
+  private_ip  = "10.0.1.30"
+  labels      = {}
+  install_k3s = false
 }
 "#;
     let wd = workdir(tf, &cloud, Some(config));

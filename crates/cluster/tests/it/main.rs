@@ -86,6 +86,7 @@ fn node(cluster: &str, name: &str, role: Role, last_octet: u8) -> NodeSpec {
         image: "ubuntu-24.04".into(),
         labels: Default::default(),
         ssh_authorized_keys: Vec::new(),
+        install_k3s: false,
     }
 }
 
@@ -122,6 +123,7 @@ async fn build_cluster(c: &Cloud, spec: &ClusterSpec, key: &Keys) -> ClusterBuil
         &catalog,
         key.login.public_openssh(),
         &key.host,
+        None,
         DEADLINE,
         &mut built,
     )

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{AGENT_TOKEN_PATH, NodeSpec, RenderError, Role, validate};
+use super::{NodeSpec, RenderError, Role, TOKEN_PATH, validate};
 
 /// The file K3s reads; keys are K3s flag names.
 #[derive(Serialize)]
@@ -25,9 +25,8 @@ struct ConfigFile<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     secrets_encryption: Option<bool>,
     protect_kernel_defaults: bool,
-    // The token never goes into this file: agents read it from a 0600 file.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token_file: Option<&'static str>,
+    // The token never goes into this file: K3s reads it from a 0600 file.
+    token_file: &'static str,
 }
 
 /// Renders config.yaml for `node`; with `flannel_iface: None` the interface line is left out.
@@ -52,7 +51,7 @@ pub fn config_yaml(node: &NodeSpec) -> Result<String, RenderError> {
         write_kubeconfig_mode: server.then_some("0600"),
         secrets_encryption: server.then_some(true),
         protect_kernel_defaults: true,
-        token_file: (!server).then_some(AGENT_TOKEN_PATH),
+        token_file: TOKEN_PATH,
     };
     serde_yaml_ng::to_string(&file).map_err(|e| RenderError::Invalid {
         node: node.name.clone(),
@@ -117,7 +116,12 @@ mod tests {
         assert_eq!(parsed["write-kubeconfig-mode"].as_str(), Some("0600"));
         assert_eq!(parsed["node-label"][0].as_str(), Some("kafka=true"));
         assert_eq!(parsed["advertise-address"].as_str(), Some("10.0.1.3"));
-        assert!(parsed.get("token").is_none() && parsed.get("token-file").is_none());
+        // The secret itself never: only the 0600 file that holds it.
+        assert!(parsed.get("token").is_none());
+        assert_eq!(
+            parsed["token-file"].as_str(),
+            Some(crate::render::TOKEN_PATH)
+        );
     }
 
     #[test]

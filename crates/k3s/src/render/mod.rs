@@ -16,8 +16,9 @@ pub const K3S_VERSION: &str = "v1.34.1+k3s1";
 pub const INSTALLER_URL: &str = "https://get.k3s.io";
 /// Where K3s reads its settings.
 pub const CONFIG_PATH: &str = "/etc/rancher/k3s/config.yaml";
-/// Where an agent keeps the join token (mode 0600), named by `token-file` in config.yaml.
-pub const AGENT_TOKEN_PATH: &str = "/etc/rancher/k3s/token";
+/// The join secret (mode 0600), named by `token-file` in config.yaml: the cluster's secret on the
+/// server, the server's secure `K10…` token on agents. It never appears in config.yaml or argv.
+pub const TOKEN_PATH: &str = "/etc/rancher/k3s/token";
 /// Where a server keeps the secure join token it generated.
 pub const SERVER_TOKEN_PATH: &str = "/var/lib/rancher/k3s/server/token";
 /// The sysctls that `protect-kernel-defaults` expects.

@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use super::{
-    AGENT_TOKEN_PATH, CONFIG_PATH, InstallSpec, METADATA_IP, RenderError, Role, SYSCTL_PATH,
-    config_yaml, validate,
+    CONFIG_PATH, InstallSpec, METADATA_IP, RenderError, Role, SYSCTL_PATH, TOKEN_PATH, config_yaml,
+    validate,
 };
 use crate::session::shell_quote;
 
@@ -55,13 +55,11 @@ pub fn install_script(spec: &InstallSpec) -> Result<String, RenderError> {
     }
     let _ = writeln!(s, "WAIT={}", spec.unit_timeout_secs);
     s.push_str(FAIL);
-    if k3s_url.is_some() {
-        let _ = writeln!(
-            s,
-            "[ -s {token} ] || fail \"join token missing at {token}\"\n",
-            token = AGENT_TOKEN_PATH
-        );
-    }
+    let _ = writeln!(
+        s,
+        "[ -s {token} ] || fail \"join token missing at {token}\"\n",
+        token = TOKEN_PATH
+    );
     s.push_str("# Kernel settings first: with protect-kernel-defaults the kubelet refuses to start without them.\n");
     s.push_str("mkdir -p /etc/sysctl.d\ncat > \"$SYSCTL_FILE.new\" <<'K3STRADING_EOF'\n");
     s.push_str(&sysctl_conf());

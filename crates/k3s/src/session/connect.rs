@@ -18,10 +18,45 @@ const ATTEMPT_LIMIT: Duration = Duration::from_secs(20);
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(3);
 
+/// What the server's host key must be.
+#[derive(Debug, Clone)]
+pub(crate) enum Pin {
+    /// Exactly this key.
+    Key(PublicKey),
+    /// A key with this SHA256 fingerprint (unpadded base64url), e.g. from a server label.
+    Fingerprint(String),
+}
+
+impl Pin {
+    /// An OpenSSH public key line, or `SHA256:<fingerprint>` in either base64 alphabet.
+    pub(crate) fn parse(text: &str) -> Result<Self, crate::keys::KeyError> {
+        match text.trim().strip_prefix("SHA256:") {
+            Some(fp) => Ok(Pin::Fingerprint(
+                fp.trim_end_matches('=').replace('+', "-").replace('/', "_"),
+            )),
+            None => Ok(Pin::Key(parse_public(text)?)),
+        }
+    }
+
+    fn matches(&self, key: &PublicKey) -> bool {
+        match self {
+            Pin::Key(expected) => key.key_data() == expected.key_data(),
+            Pin::Fingerprint(fp) => fingerprint_of(key) == *fp,
+        }
+    }
+
+    fn fingerprint(&self) -> String {
+        match self {
+            Pin::Key(k) => fingerprint_of(k),
+            Pin::Fingerprint(fp) => fp.clone(),
+        }
+    }
+}
+
 /// russh handler that accepts exactly one host key.
 #[derive(Debug)]
 pub(crate) struct Pinned {
-    expected: PublicKey,
+    expected: Pin,
     offered: Arc<OnceLock<String>>,
 }
 
@@ -34,10 +69,9 @@ impl client::Handler for Pinned {
     ) -> Result<bool, Self::Error> {
         // Certificates are not pinned keys: refuse them like any other stranger.
         let (matches, offered) = match server_public_key {
-            PublicKeyOrCertificate::PublicKey { key, .. } => (
-                key.key_data() == self.expected.key_data(),
-                fingerprint_of(key),
-            ),
+            PublicKeyOrCertificate::PublicKey { key, .. } => {
+                (self.expected.matches(key), fingerprint_of(key))
+            }
             PublicKeyOrCertificate::Certificate(cert) => (
                 false,
                 format!(
@@ -102,7 +136,7 @@ pub(super) async fn establish(
     dial: Dial<'_>,
 ) -> Result<Handle<Pinned>, SessionError> {
     let host = target.label();
-    let expected = parse_public(&target.host_key).map_err(|source| SessionError::Key {
+    let expected = Pin::parse(&target.host_key).map_err(|source| SessionError::Key {
         host: host.clone(),
         source,
     })?;
@@ -140,7 +174,7 @@ pub(super) async fn establish(
 async fn attempt(
     target: &Target,
     auth: &Auth,
-    expected: &PublicKey,
+    expected: &Pin,
     dial: &Dial<'_>,
 ) -> Result<Handle<Pinned>, Failure> {
     let host = target.label();
@@ -172,7 +206,7 @@ async fn attempt(
             if let Some(offered) = offered.get() {
                 return Err(Failure::Fatal(SessionError::HostKeyMismatch {
                     host,
-                    expected: fingerprint_of(expected),
+                    expected: expected.fingerprint(),
                     offered: offered.clone(),
                 }));
             }

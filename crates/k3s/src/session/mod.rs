@@ -31,7 +31,9 @@ pub struct Target {
     pub port: u16,
     /// Login user.
     pub user: String,
-    /// The host public key the server must present, as an OpenSSH line.
+    /// The host public key the server must present: an OpenSSH line, or `SHA256:<fingerprint>`
+    /// (as `ssh-keygen -l` prints it, or unpadded base64url as in the `k3strading.io/host-key`
+    /// server label).
     pub host_key: String,
 }
 

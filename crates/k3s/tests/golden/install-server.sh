@@ -15,6 +15,8 @@ fail() {
   exit 1
 }
 
+[ -s /etc/rancher/k3s/token ] || fail "join token missing at /etc/rancher/k3s/token"
+
 # Kernel settings first: with protect-kernel-defaults the kubelet refuses to start without them.
 mkdir -p /etc/sysctl.d
 cat > "$SYSCTL_FILE.new" <<'K3STRADING_EOF'
@@ -49,6 +51,7 @@ node-taint:
 write-kubeconfig-mode: '0600'
 secrets-encryption: true
 protect-kernel-defaults: true
+token-file: /etc/rancher/k3s/token
 K3STRADING_EOF
 # Flannel must use the private network: find the interface that holds the private IP.
 IFACE="$(ip -o -4 addr show | awk -v ip="$PRIVATE_IP" '{ split($4, a, "/"); if (a[1] == ip) { print $2; exit } }')"

@@ -115,7 +115,7 @@ async fn install_steps_refuse_the_wrong_role_before_touching_the_node() {
     }));
     let server = InstallSpec::new(node(Role::Server { tls_san: vec![] }));
     let deadline = Instant::now() + Duration::from_secs(30);
-    let err = install_server(&session, &agent, deadline)
+    let err = install_server(&session, &agent, &Secret::new("t"), deadline)
         .await
         .unwrap_err();
     assert!(
