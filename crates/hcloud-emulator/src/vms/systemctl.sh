@@ -41,6 +41,7 @@ start() {
   exec=${exec#-}; exec=${exec#@}
   [ -n "$exec" ] || { echo "$u has no ExecStart" >&2; return 1; }
   (
+    # shellcheck source=/dev/null
     for f in "${envfiles[@]}"; do f=${f#-}; [ -f "$f" ] && { set -a; . "$f"; set +a; }; done
     for e in "${envs[@]}"; do eval "export $e"; done
     exec setsid /bin/sh -c "exec $exec" >> "/var/log/${u%.service}.log" 2>&1 < /dev/null
