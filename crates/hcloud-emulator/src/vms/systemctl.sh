@@ -2,9 +2,9 @@
 # systemctl STAND-IN for local-cloud VMs: no systemd runs here. It knows
 # daemon-reload, enable [--now], disable, start, stop, restart, is-active,
 # is-enabled (both silent with -q/--quiet) and status for simple units in
-# /etc/systemd/system: ExecStart (continuation lines joined) runs as a background process with the unit's
-# Environment= and EnvironmentFile= settings; output goes to
-# /var/log/<unit>.log. `--boot` starts every enabled unit.
+# /etc/systemd/system: ExecStart (continuation lines joined) runs as a
+# background process with the unit's Environment= and EnvironmentFile=
+# settings; output goes to /var/log/<unit>.log. `--boot` starts every enabled unit.
 set -uo pipefail
 units=/etc/systemd/system
 wants=$units/multi-user.target.wants
