@@ -6,7 +6,8 @@
 //! responses are checked against Hetzner's own OpenAPI document in the test
 //! suite, and its conformance is exercised with Hetzner's official Python
 //! client. Servers are simulated (only their status changes) unless `--vms`
-//! makes them sandboxes you can SSH into (see [`vms`]).
+//! makes them sandboxes you can SSH into (see [`vms`]), with a stand-in
+//! internet that serves the K3s installer and releases (see [`inet`]).
 //!
 //! Tests call [`app`] directly (no socket); the binary serves it on loopback
 //! (see [`listen`]).
@@ -17,6 +18,7 @@ pub mod admin;
 pub mod catalog;
 pub mod firewalls;
 pub mod http;
+pub mod inet;
 pub mod listen;
 pub mod networks;
 pub mod placement_groups;

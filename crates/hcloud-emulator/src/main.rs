@@ -7,12 +7,15 @@
 //! `--vms` (root only) makes running servers sandboxes you can SSH into; the
 //! ready line then comes once VMs can be created, and a stop removes every
 //! namespace, mount and process the run made (see `hcloud_emulator::vms`).
+//! It also starts the stand-in internet (`hcloud_emulator::inet`), whose
+//! server is this binary's hidden `inet-serve` subcommand.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
+use hcloud_emulator::inet::{self, InetConfig};
 use hcloud_emulator::vms::{Vms, VmsConfig};
 use hcloud_emulator::world::Latency;
 use hcloud_emulator::{Options, Shared, app, listen, pool};
@@ -20,7 +23,13 @@ use hcloud_emulator::{Options, Shared, app, listen, pool};
 const USAGE: &str = "usage: k3strading-cloud serve --listen ADDR:PORT --token TOKEN
        [--allow-non-loopback] [--latency instant|realistic] [--time-scale F] [--state FILE]
        [--request-budget N] [--refill-per-second F] [--ipv4-pool CIDR]
-       [--server-limit N] [--spec cloud.spec.json] [--vms [--vms-prefix P]]";
+       [--server-limit N] [--spec cloud.spec.json]
+       [--vms [--vms-prefix P] [--k3s-binary PATH] [--k3s-version V]...]
+
+--vms serves a STAND-IN internet to the VMs: a STAND-IN K3s installer at
+https://get.k3s.io and the K3s STAND-IN binary (--k3s-binary, default: the
+`k3s` file beside this program) as the GitHub release of each --k3s-version
+(default v1.34.1+k3s1).";
 
 fn parse(args: &[String]) -> Result<(Vec<SocketAddr>, Options)> {
     let mut it = args.iter();
@@ -33,6 +42,7 @@ fn parse(args: &[String]) -> Result<(Vec<SocketAddr>, Options)> {
         (None, None, "instant".to_owned(), 1.0f64);
     let mut allow_non_loopback = false;
     let mut opts = Options::new("");
+    let (mut k3s_binary, mut k3s_versions) = (None, Vec::new());
     while let Some(flag) = it.next() {
         let mut value = || {
             it.next()
@@ -68,8 +78,13 @@ fn parse(args: &[String]) -> Result<(Vec<SocketAddr>, Options)> {
             "--vms" => opts.vms = Some(opts.vms.take().unwrap_or_default()),
             "--vms-prefix" => {
                 let prefix = value()?.clone();
-                opts.vms = Some(VmsConfig { prefix });
+                opts.vms = Some(VmsConfig {
+                    prefix,
+                    ..opts.vms.take().unwrap_or_default()
+                });
             }
+            "--k3s-binary" => k3s_binary = Some(PathBuf::from(value()?)),
+            "--k3s-version" => k3s_versions.push(value()?.clone()),
             "--spec" => {
                 let checker = hcloud_emulator::spec::SpecChecker::load(&PathBuf::from(value()?))?;
                 opts.spec = Some(Arc::new(checker));
@@ -85,8 +100,56 @@ fn parse(args: &[String]) -> Result<(Vec<SocketAddr>, Options)> {
         "realistic" => Latency::Realistic { scale },
         other => bail!("--latency must be instant or realistic, not {other:?}"),
     };
+    if let Some(vms) = &mut opts.vms {
+        vms.inet = Some(inet_config(k3s_binary, k3s_versions, &opts.latency)?);
+    }
     let listen = listen.with_context(|| format!("--listen is required\n{USAGE}"))?;
     Ok((listen::resolve(&listen, allow_non_loopback)?, opts))
+}
+
+/// The stand-in internet's settings; a missing K3s STAND-IN binary is
+/// said once and makes the release URLs answer 404.
+fn inet_config(
+    k3s_binary: Option<PathBuf>,
+    mut versions: Vec<String>,
+    latency: &Latency,
+) -> Result<InetConfig> {
+    let exe = std::env::current_exe().context("cannot find this program's path")?;
+    let explicit = k3s_binary.is_some();
+    let bin = k3s_binary.unwrap_or_else(|| exe.with_file_name("k3s"));
+    let k3s_binary = if bin.is_file() {
+        Some(bin)
+    } else if explicit {
+        bail!("--k3s-binary {}: no such file", bin.display());
+    } else {
+        eprintln!(
+            "k3strading-cloud: no K3s STAND-IN binary at {} (cargo build -p k3strading-k3s-standin); \
+             the stand-in internet answers 404 for K3s releases",
+            bin.display()
+        );
+        None
+    };
+    if versions.is_empty() {
+        versions.push(inet::DEFAULT_K3S_VERSION.to_owned());
+    }
+    Ok(InetConfig {
+        exe,
+        k3s_binary,
+        k3s_versions: versions,
+        k3s_delays: latency.k3s_standin_delays(),
+    })
+}
+
+/// `inet-serve …` (hidden): the stand-in internet's server, started by
+/// `serve --vms` inside its namespace.
+fn inet_serve(args: &[String]) -> Result<()> {
+    let args = inet::server::parse(args)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    rt.block_on(inet::server::run(args))?;
+    Ok(())
 }
 
 async fn run(listen: Vec<SocketAddr>, opts: Options) -> Result<()> {
@@ -138,6 +201,15 @@ fn main() -> std::process::ExitCode {
         )
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(inet::SUBCOMMAND) {
+        return match inet_serve(args.get(1..).unwrap_or_default()) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("k3strading-cloud {}: {e:#}", inet::SUBCOMMAND);
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let result = parse(&args).and_then(|(listen, opts)| {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

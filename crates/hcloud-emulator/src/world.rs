@@ -44,6 +44,22 @@ impl Latency {
     }
 }
 
+impl Latency {
+    /// How long the K3s STAND-IN takes in VMs: a server from start until
+    /// `/ping` answers (~15 s for K3s on a small cloud server), an agent from
+    /// start until it has joined (~10 s); none with instant latency.
+    pub fn k3s_standin_delays(&self) -> Option<crate::inet::K3sDelays> {
+        let Latency::Realistic { scale } = self else {
+            return None;
+        };
+        let scaled = |secs: f64| Duration::from_secs_f64(secs * scale.max(0.0));
+        Some(crate::inet::K3sDelays {
+            start: scaled(15.0),
+            join: scaled(10.0),
+        })
+    }
+}
+
 /// What an action does to the world when it finishes successfully.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Effect {
@@ -426,6 +442,16 @@ mod tests {
         assert_eq!(w.actions[&a.id].action.error.as_ref().unwrap().code, "boom");
         assert_eq!(w.actions[&b.id].action.status, ActionStatus::Running);
         assert_eq!(w.actions[&c.id].action.status, ActionStatus::Success);
+    }
+
+    #[test]
+    fn k3s_standin_delays_follow_the_time_scale_and_are_absent_when_instant() {
+        assert_eq!(Latency::Instant.k3s_standin_delays(), None);
+        let d = Latency::Realistic { scale: 0.1 }
+            .k3s_standin_delays()
+            .unwrap();
+        assert_eq!(d.start, Duration::from_millis(1500));
+        assert_eq!(d.join, Duration::from_millis(1000));
     }
 
     #[test]

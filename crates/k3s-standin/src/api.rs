@@ -1,5 +1,5 @@
 //! The sliver of the Kubernetes API that `kubectl get/label/delete node`
-//! uses, plus K3s's unauthenticated `/ping` and `/cacerts`.
+//! uses (and the empty pod lists `kubectl drain` reads), plus K3s's unauthenticated `/ping` and `/cacerts`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,6 +53,8 @@ pub fn app(state: AppState) -> Router {
         .route("/apis", get(api_groups))
         .route("/api/v1", get(api_resources))
         .route("/api/v1/nodes", get(list_nodes))
+        .route("/api/v1/pods", get(list_pods))
+        .route("/api/v1/namespaces/{namespace}/pods", get(list_pods))
         .route(
             "/api/v1/nodes/{name}",
             get(get_node).patch(patch_node).delete(delete_node),
@@ -135,6 +137,9 @@ async fn api_resources() -> Json<Value> {
         "resources": [{
             "name": "nodes", "singularName": "node", "namespaced": false, "kind": "Node",
             "verbs": ["delete", "get", "list", "patch", "watch"], "shortNames": ["no"],
+        }, {
+            "name": "pods", "singularName": "pod", "namespaced": true, "kind": "Pod",
+            "verbs": ["get", "list"], "shortNames": ["po"],
         }],
     }))
 }
@@ -206,6 +211,18 @@ async fn list_nodes(
         "items": items,
     }))
     .into_response()
+}
+
+/// The stand-in runs no pods, so every list is empty (what `kubectl drain`
+/// finds on a node with nothing to evict). Selectors cannot narrow an empty
+/// list: `fieldSelector` and `labelSelector` are accepted and ignored.
+async fn list_pods(State(state): State<AppState>) -> Json<Value> {
+    let (_, resource_version) = state.store.list();
+    Json(json!({
+        "kind": "PodList", "apiVersion": "v1",
+        "metadata": { "resourceVersion": resource_version },
+        "items": [],
+    }))
 }
 
 fn include_object(query: &HashMap<String, String>) -> bool {

@@ -12,8 +12,9 @@ k3s (STAND-IN) - NOT the K3s binary.
 This is a small stand-in that imitates the parts of K3s v1.34.1+k3s1 that the
 k3strading install code relies on: config.yaml, the CA and certificates, the
 kubeconfig, the secure K10 token, /ping, /cacerts, agent join with CA pinning,
-and just enough of the Kubernetes API for `kubectl get/label/delete node`.
-It runs no kubelet, containers, flannel or datastore.
+and just enough of the Kubernetes API for `kubectl get/label/delete node`
+(and for `kubectl drain`: pod lists are always empty). It runs no pods,
+kubelet, containers, flannel or datastore.
 
 USAGE:
     k3s server [flags]

@@ -65,6 +65,7 @@ impl Cloud {
         let pool: ipnet::Ipv4Net = pool.parse().unwrap();
         let cfg = hcloud_emulator::vms::VmsConfig {
             prefix: prefix.into(),
+            inet: None,
         };
         let mut cloud = Cloud::start(|o| {
             o.ipv4_pool = pool;

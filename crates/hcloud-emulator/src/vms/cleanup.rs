@@ -1,5 +1,6 @@
-//! Finding and removing what a run made, by its naming prefix: the fabric and
-//! VM namespaces (with every process inside), the host link, the disks.
+//! Finding and removing what a run made, by its naming prefix: the fabric,
+//! stand-in internet and VM namespaces (with every process inside, such as
+//! the stand-in internet's server), the host link, the disks.
 //! Used at stop, and at start for what a crashed earlier run left behind.
 
 use std::path::Path;
@@ -7,7 +8,8 @@ use std::path::Path;
 use super::cmd::{VmError, ip, run};
 use super::net::Names;
 
-/// True for namespaces this prefix names: `<prefix>-fabric`, `<prefix>-vm<id>`.
+/// True for namespaces this prefix names: `<prefix>-fabric`, `<prefix>-inet`,
+/// `<prefix>-vm<id>`.
 pub fn ours(names: &Names, ns: &str) -> bool {
     let Some(rest) = ns
         .strip_prefix(names.prefix.as_str())
@@ -16,6 +18,7 @@ pub fn ours(names: &Names, ns: &str) -> bool {
         return false;
     };
     rest == "fabric"
+        || rest == "inet"
         || rest
             .strip_prefix("vm")
             .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
@@ -48,7 +51,7 @@ pub async fn remove_namespace(ns: &str) {
 /// Removes everything of this prefix; returns how many namespaces were found.
 pub async fn everything(names: &Names, dir: &Path) -> Result<usize, VmError> {
     let found = namespaces(names).await?;
-    // VMs first, so the fabric's ports go with them.
+    // VMs (and the stand-in internet) first, so the fabric's ports go with them.
     let (fabric, vms): (Vec<_>, Vec<_>) = found.iter().partition(|n| n.ends_with("-fabric"));
     for ns in vms.iter().chain(fabric.iter()) {
         remove_namespace(ns).await;
@@ -85,6 +88,8 @@ mod tests {
         };
         assert!(ours(&n, "k3c-fabric"));
         assert!(ours(&n, "k3c-vm1001"));
+        assert!(ours(&n, "k3c-inet"));
+        assert!(!ours(&n, "k3c-inetx"));
         assert!(!ours(&n, "k3c-vm"));
         assert!(!ours(&n, "k3c-vmx"));
         assert!(!ours(&n, "k3cx-vm1"));

@@ -56,6 +56,9 @@ pub enum VmError {
         /// Why.
         source: std::io::Error,
     },
+    /// The stand-in internet could not be set up.
+    #[error(transparent)]
+    Inet(#[from] crate::inet::InetError),
     /// The server's user data is not usable cloud-config.
     #[error("user data of server {server}: {reason}")]
     UserData {

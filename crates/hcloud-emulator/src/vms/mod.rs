@@ -5,6 +5,8 @@
 //! folders and a real OpenSSH `sshd` as PID 1 ([`sandbox`]), seeded from its
 //! cloud-init user data at first boot ([`cloud_init`]). A fabric namespace
 //! connects them ([`net`]) and applies Hetzner firewalls ([`firewall`]).
+//! With [`VmsConfig::inet`], a stand-in internet ([`crate::inet`]) sits on
+//! the fabric's public side, and every VM resolves and trusts it.
 //!
 //! The VMs follow the API state: a reconcile loop compares what the API says
 //! ([`desired`]) with what runs. `running` → VM up; `off` (poweroff,
@@ -31,8 +33,11 @@ use std::time::Duration;
 
 use hcloud::models::Id;
 use ipnet::Ipv4Net;
+use tokio::io::AsyncBufReadExt as _;
 use tokio::process::Child;
 use tokio::sync::{Mutex, Notify};
+
+use crate::inet::InetConfig;
 
 pub use cmd::VmError;
 use desired::Desired;
@@ -47,12 +52,15 @@ pub struct VmsConfig {
     /// Prefix of every namespace and host link (at most 5 characters:
     /// interface names are short).
     pub prefix: String,
+    /// The stand-in internet (`<prefix>-inet`); none without it.
+    pub inet: Option<InetConfig>,
 }
 
 impl Default for VmsConfig {
     fn default() -> Self {
         VmsConfig {
             prefix: "k3c".into(),
+            inet: None,
         }
     }
 }
@@ -130,6 +138,8 @@ pub struct Vms {
     dir: PathBuf,
     actual: Mutex<Actual>,
     stop: Notify,
+    around: sandbox::Surroundings,
+    inet: Mutex<Option<Child>>,
 }
 
 impl Vms {
@@ -157,17 +167,91 @@ impl Vms {
             .mode(0o700)
             .create(&dir)
             .map_err(cmd::io(&dir))?;
-        let vms = Vms {
+        let mut vms = Vms {
             names,
             dir,
             actual: Mutex::new(Actual::default()),
             stop: Notify::new(),
+            around: sandbox::Surroundings::default(),
+            inet: Mutex::new(None),
         };
         if let Err(e) = net::up_fabric(&vms.names, pool).await {
             vms.shutdown().await;
             return Err(e);
         }
+        if let Some(inet) = &cfg.inet {
+            match vms.up_inet(inet).await {
+                Ok((child, around)) => {
+                    vms.around = around;
+                    vms.inet = Mutex::new(Some(child));
+                }
+                Err(e) => {
+                    vms.shutdown().await;
+                    return Err(e);
+                }
+            }
+        }
         Ok(Arc::new(vms))
+    }
+
+    /// The stand-in internet's folder (certificate, key, request log).
+    pub fn inet_dir(&self) -> PathBuf {
+        self.dir.join("inet")
+    }
+
+    /// Starts the stand-in internet: its namespace, test CA and server.
+    async fn up_inet(&self, cfg: &InetConfig) -> Result<(Child, sandbox::Surroundings), VmError> {
+        let addr = crate::inet::ADDR;
+        net::up_inet(&self.names, addr).await?;
+        let dir = self.inet_dir();
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(cmd::io(&dir))?;
+        let ca = crate::inet::pki::issue(&dir)?;
+        let mut c = tokio::process::Command::new("ip");
+        c.args(["netns", "exec", &self.names.inet()])
+            .arg(&cfg.exe)
+            .arg(crate::inet::SUBCOMMAND)
+            .arg("--dir")
+            .arg(&dir)
+            .args(["--listen", &format!("{addr}:443")]);
+        for v in &cfg.k3s_versions {
+            c.args(["--k3s-version", v]);
+        }
+        if let Some(bin) = &cfg.k3s_binary {
+            c.arg("--k3s-binary").arg(bin);
+        }
+        // Its stdin is a pipe held by this process: when the cloud ends, in
+        // any way, the server reads end-of-file and exits.
+        let mut child = c
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| VmError::Spawn {
+                program: "ip netns exec … inet-serve".into(),
+                source,
+            })?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let mut out = tokio::io::BufReader::new(out);
+            let _ = tokio::time::timeout(cmd::DEADLINE, out.read_line(&mut line)).await;
+        }
+        if line.trim() != "ready" {
+            let _ = child.start_kill();
+            return Err(VmError::Failed {
+                program: "inet-serve".into(),
+                args: String::new(),
+                status: "not ready".into(),
+                stderr: "the stand-in internet's server did not start (see stderr)".into(),
+            });
+        }
+        let around = sandbox::Surroundings {
+            inet: Some((addr, ca)),
+            k3s_standin_env: cfg.k3s_delays.map(|d| d.env_file()),
+        };
+        Ok((child, around))
     }
 
     /// Names of this run's namespaces and links.
@@ -196,6 +280,9 @@ impl Vms {
         let mut a = self.actual.lock().await;
         for (_, mut vm) in std::mem::take(&mut a.vms) {
             sandbox::stop(&mut vm.child).await;
+        }
+        if let Some(mut inet) = self.inet.lock().await.take() {
+            sandbox::stop(&mut inet).await;
         }
         if let Err(e) = cleanup::everything(&self.names, &self.dir).await {
             tracing::warn!(error = %e, "cleanup was incomplete");
@@ -305,7 +392,7 @@ impl Vms {
         } else {
             let _ = std::fs::remove_dir_all(&disk);
             a.disks.insert(id);
-            sandbox::first_boot(&disk, &w.boot).await?
+            sandbox::first_boot(&disk, &w.boot, &self.around).await?
         };
         // Links first: first-boot commands see the VM's addresses.
         net::add_vm(&self.names, id, w.public).await?;

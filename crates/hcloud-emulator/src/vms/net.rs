@@ -1,5 +1,6 @@
 //! The network fabric: one namespace `<prefix>-fabric` routing between
-//! the VMs' public ports (`p<server>`), one bridge per Hetzner network
+//! the VMs' public ports (`p<server>`), the stand-in internet (`inet`,
+//! see [`up_inet`]), one bridge per Hetzner network
 //! (`br<network>`, holding the network's gateway), and the host link
 //! `<prefix>-pub` (the only thing added to the host's namespace).
 //!
@@ -33,6 +34,10 @@ impl Names {
     /// The host's link into the fabric.
     pub fn host_link(&self) -> String {
         format!("{}-pub", self.prefix)
+    }
+    /// The stand-in internet's namespace.
+    pub fn inet(&self) -> String {
+        format!("{}-inet", self.prefix)
     }
     /// A server's network namespace.
     pub fn vm(&self, server: i64) -> String {
@@ -127,6 +132,43 @@ pub async fn up_fabric(n: &Names, pool: &Ipv4Net) -> Result<(), VmError> {
     ipt(&["-w", "-A", "FORWARD", "-o", "uplink", "-j", "DROP"]).await?;
     ipt(&["-w", "-A", "INPUT", "-i", "uplink", "-j", "DROP"]).await?;
     Ok(())
+}
+
+/// Creates the stand-in internet's namespace on the fabric's public side:
+/// `eth0` holds `addr`/32, reached from the fabric through port `inet`, the
+/// way a VM's public port works. Only the fabric routes to it (the host
+/// does not), so it is reached from VMs with a public address, and from
+/// private-only VMs only through a NAT gateway of theirs.
+pub async fn up_inet(n: &Names, addr: Ipv4Addr) -> Result<(), VmError> {
+    let (f, ns) = (n.fabric(), n.inet());
+    let a32 = format!("{addr}/32");
+    let gw32 = format!("{PUBLIC_GATEWAY}/32");
+    ip(&["netns", "add", &ns]).await?;
+    ip(&["-n", &ns, "link", "set", "lo", "up"]).await?;
+    ip(&[
+        "-n", &f, "link", "add", "inet", "type", "veth", "peer", "name", "eth0", "netns", &ns,
+    ])
+    .await?;
+    ip(&["-n", &f, "addr", "add", &gw32, "dev", "inet"]).await?;
+    ip(&["-n", &f, "link", "set", "inet", "up"]).await?;
+    ip(&["-n", &f, "route", "add", &a32, "dev", "inet"]).await?;
+    ip(&["-n", &ns, "addr", "add", &a32, "dev", "eth0"]).await?;
+    ip(&["-n", &ns, "link", "set", "eth0", "up"]).await?;
+    ip(&[
+        "-n",
+        &ns,
+        "route",
+        "add",
+        PUBLIC_GATEWAY,
+        "dev",
+        "eth0",
+        "scope",
+        "link",
+    ])
+    .await?;
+    ip(&["-n", &ns, "route", "add", "default", "via", PUBLIC_GATEWAY])
+        .await
+        .map(drop)
 }
 
 /// Creates network `id`'s bridge, gateway address and routing table.

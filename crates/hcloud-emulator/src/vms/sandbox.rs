@@ -17,6 +17,28 @@ pub const OVERLAY_ROOTS: [&str; 6] = ["etc", "usr", "var", "opt", "home", "srv"]
 
 const INIT: &str = include_str!("init.sh");
 const SYSTEMCTL: &str = include_str!("systemctl.sh");
+const SYSCTL: &str = include_str!("sysctl.sh");
+const JOURNALCTL: &str = include_str!("journalctl.sh");
+
+/// The STAND-IN tools every VM gets: (path inside the VM, script).
+pub const STANDINS: [(&str, &str); 3] = [
+    ("usr/bin/systemctl", SYSTEMCTL),
+    // Debian's procps puts sysctl here (/sbin is a link to /usr/sbin).
+    ("usr/sbin/sysctl", SYSCTL),
+    ("usr/bin/journalctl", JOURNALCTL),
+];
+
+/// Where VMs find the stand-in internet, and what all VMs of a run share.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Surroundings {
+    /// The stand-in internet: its address and the test CA (PEM).
+    pub inet: Option<(std::net::Ipv4Addr, String)>,
+    /// Content of `/etc/default/k3s-standin` (K3s STAND-IN delays), if any.
+    pub k3s_standin_env: Option<String>,
+}
+
+/// The CA bundle Debian's curl and OpenSSL read.
+const CA_BUNDLE: &str = "etc/ssl/certs/ca-certificates.crt";
 
 /// Everything first boot needs to know about a server.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +93,11 @@ fn sshd_config(host_keys: &[String]) -> String {
 
 /// Creates the VM's disk at `dir` and applies cloud-init; returns the
 /// hostname to boot with.
-pub async fn first_boot(dir: &Path, spec: &BootSpec) -> Result<String, VmError> {
+pub async fn first_boot(
+    dir: &Path,
+    spec: &BootSpec,
+    around: &Surroundings,
+) -> Result<String, VmError> {
     let bad = |reason: String| VmError::UserData {
         server: spec.name.clone(),
         reason,
@@ -137,8 +163,30 @@ pub async fn first_boot(dir: &Path, spec: &BootSpec) -> Result<String, VmError> 
         0o644,
         false,
     )?;
-    let hosts = format!("127.0.0.1 localhost\n127.0.1.1 {hostname}\n::1 localhost\n");
+    let mut hosts = format!("127.0.0.1 localhost\n127.0.1.1 {hostname}\n::1 localhost\n");
+    if let Some((addr, ca)) = &around.inet {
+        // The stand-in for DNS: these names resolve to the stand-in internet.
+        hosts.push_str(&format!(
+            "# STAND-IN internet of the local cloud (no DNS here)\n{addr} {}\n",
+            crate::inet::HOSTS.join(" ")
+        ));
+        // The host's bundle plus the run's test CA, so curl verifies TLS.
+        let mut bundle = fs::read("/".to_owned() + CA_BUNDLE).unwrap_or_default();
+        if !bundle.is_empty() && !bundle.ends_with(b"\n") {
+            bundle.push(b'\n');
+        }
+        bundle.extend_from_slice(ca.as_bytes());
+        write(&dir.join("upper").join(CA_BUNDLE), &bundle, 0o644, false)?;
+    }
     write(&etc.join("hosts"), hosts.as_bytes(), 0o644, false)?;
+    if let Some(env) = &around.k3s_standin_env {
+        write(
+            &etc.join("default/k3s-standin"),
+            env.as_bytes(),
+            0o644,
+            false,
+        )?;
+    }
     let mut authorized: Vec<String> = spec.authorized_keys.clone();
     authorized.extend(seed.config.ssh_authorized_keys.iter().cloned());
     let mut ak = authorized.join("\n");
@@ -149,12 +197,14 @@ pub async fn first_boot(dir: &Path, spec: &BootSpec) -> Result<String, VmError> 
         0o600,
         false,
     )?;
-    write(
-        &dir.join("upper/usr/bin/systemctl"),
-        SYSTEMCTL.as_bytes(),
-        0o755,
-        false,
-    )?;
+    for (path, script) in STANDINS {
+        write(
+            &dir.join("upper").join(path),
+            script.as_bytes(),
+            0o755,
+            false,
+        )?;
+    }
     for f in &seed.config.write_files {
         let target = cloud_init::disk_path(dir, &f.path).ok_or_else(|| {
             bad(format!("write_files {}: only absolute paths below /etc /usr /var /opt /home /srv /root are supported", f.path))

@@ -1,10 +1,10 @@
 #!/bin/bash
 # systemctl STAND-IN for local-cloud VMs: no systemd runs here. It knows
 # daemon-reload, enable [--now], disable, start, stop, restart, is-active,
-# is-enabled and status for simple units in /etc/systemd/system: ExecStart
-# (continuation lines joined) runs as a background process with the unit's
-# Environment= and EnvironmentFile= settings; output goes to
-# /var/log/<unit>.log. `--boot` starts every enabled unit.
+# is-enabled (both silent with -q/--quiet) and status for simple units in
+# /etc/systemd/system: ExecStart (continuation lines joined) runs as a
+# background process with the unit's Environment= and EnvironmentFile=
+# settings; output goes to /var/log/<unit>.log. `--boot` starts every enabled unit.
 set -uo pipefail
 units=/etc/systemd/system
 wants=$units/multi-user.target.wants
@@ -41,6 +41,7 @@ start() {
   exec=${exec#-}; exec=${exec#@}
   [ -n "$exec" ] || { echo "$u has no ExecStart" >&2; return 1; }
   (
+    # shellcheck source=/dev/null
     for f in "${envfiles[@]}"; do f=${f#-}; [ -f "$f" ] && { set -a; . "$f"; set +a; }; done
     for e in "${envs[@]}"; do eval "export $e"; done
     exec setsid /bin/sh -c "exec $exec" >> "/var/log/${u%.service}.log" 2>&1 < /dev/null
@@ -54,15 +55,17 @@ stop() {
   rm -f "$run/$1.pid"
 }
 
-now=false; cmd=""; names=()
+now=false; quiet=false; cmd=""; names=()
 for a in "$@"; do
   case $a in
     --now) now=true ;;
+    -q | --quiet) quiet=true ;;
     --boot) cmd=boot ;;
     -*) ;;
     *) if [ -z "$cmd" ]; then cmd=$a; else names+=("$(unit_name "$a")"); fi ;;
   esac
 done
+say() { $quiet || echo "$1"; }
 rc=0
 case $cmd in
   daemon-reload|reset-failed) ;;
@@ -73,8 +76,8 @@ case $cmd in
   start) for u in "${names[@]}"; do start "$u" || rc=$?; done ;;
   stop) for u in "${names[@]}"; do stop "$u"; done ;;
   restart) for u in "${names[@]}"; do stop "$u"; sleep 0.2; start "$u" || rc=$?; done ;;
-  is-active) for u in "${names[@]}"; do if active "$u"; then echo active; else echo inactive; rc=3; fi; done ;;
-  is-enabled) for u in "${names[@]}"; do if [ -e "$wants/$u" ]; then echo enabled; else echo disabled; rc=1; fi; done ;;
+  is-active) for u in "${names[@]}"; do if active "$u"; then say active; else say inactive; rc=3; fi; done ;;
+  is-enabled) for u in "${names[@]}"; do if [ -e "$wants/$u" ]; then say enabled; else say disabled; rc=1; fi; done ;;
   status) for u in "${names[@]}"; do if active "$u"; then echo "$u: active (running) pid $(pid_of "$u")"; else echo "$u: inactive"; rc=3; fi; done ;;
   *) echo "systemctl stand-in: $cmd is not supported" >&2; rc=1 ;;
 esac

@@ -207,3 +207,41 @@ fn help_and_version_say_this_is_a_stand_in() {
         "unknown subcommands are usage errors"
     );
 }
+
+#[test]
+fn pods_list_empty_in_every_namespace_whatever_the_selectors() {
+    let server = Server::start("node-name: s1\nnode-ip: 127.0.0.1");
+    let admin = server.client(true);
+    let url = server.url();
+    block(async {
+        for path in [
+            "/api/v1/pods",
+            "/api/v1/pods?fieldSelector=spec.nodeName%3Ds1",
+            "/api/v1/namespaces/kube-system/pods?labelSelector=app%3Dx&fieldSelector=spec.nodeName%3Ds1",
+        ] {
+            let (status, body) = get(&admin, &format!("{url}{path}")).await.unwrap();
+            assert_eq!(status, 200, "{path}: {body}");
+            let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(list["kind"], "PodList", "{path}");
+            assert_eq!(list["apiVersion"], "v1", "{path}");
+            assert!(list["metadata"]["resourceVersion"].is_string(), "{path}");
+            assert_eq!(list["items"], serde_json::json!([]), "{path}");
+        }
+        let (status, body) = get(&admin, &format!("{url}/api/v1")).await.unwrap();
+        assert_eq!(status, 200);
+        let discovery: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let pods = discovery["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "pods")
+            .unwrap_or_else(|| panic!("no pods in /api/v1: {body}"));
+        assert_eq!(pods["namespaced"], true);
+        assert_eq!(pods["verbs"], serde_json::json!(["get", "list"]));
+        // Anonymous callers still get nothing.
+        let (status, _) = get(&server.client(false), &format!("{url}/api/v1/pods"))
+            .await
+            .unwrap();
+        assert_eq!(status, 401);
+    });
+}
