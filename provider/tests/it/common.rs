@@ -63,9 +63,26 @@ impl Cloud {
     /// its own namespace prefix and public pool.
     pub fn start_vms(prefix: &str, pool: &str) -> Cloud {
         let pool: ipnet::Ipv4Net = pool.parse().unwrap();
+        // The stand-in internet runs from the `k3strading-cloud` executable
+        // and serves the `k3s` stand-in; `cargo test --workspace` builds both
+        // beside the provider.
+        let dir = Path::new(BIN).parent().unwrap();
+        let exe = dir.join("k3strading-cloud");
+        let k3s = dir.join("k3s");
+        assert!(
+            exe.exists() && k3s.exists(),
+            "{} and {} are needed: cargo build --workspace --bins",
+            exe.display(),
+            k3s.display()
+        );
         let cfg = hcloud_emulator::vms::VmsConfig {
             prefix: prefix.into(),
-            inet: None,
+            inet: Some(hcloud_emulator::inet::InetConfig {
+                exe,
+                k3s_binary: Some(k3s),
+                k3s_versions: vec![hcloud_emulator::inet::DEFAULT_K3S_VERSION.to_owned()],
+                k3s_delays: None,
+            }),
         };
         let mut cloud = Cloud::start(|o| {
             o.ipv4_pool = pool;

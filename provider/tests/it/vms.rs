@@ -74,6 +74,61 @@ impl ArgvScan {
     }
 }
 
+/// `kubectl get nodes -o json` through `ssh -L` to the control plane's
+/// 127.0.0.1:6443, with the server's own kubeconfig (only `server:` changed).
+fn kubectl_nodes(config: &Path, cp: &str, dir: &Path, kubeconfig: &str) -> Vec<Value> {
+    let kubectl = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/kubectl/bin/kubectl");
+    assert!(
+        kubectl.exists(),
+        "no kubectl at {} (make setup)",
+        kubectl.display()
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut tunnel = Command::new("ssh")
+        .arg("-F")
+        .arg(config)
+        .args(["-N", "-o", "ExitOnForwardFailure=yes", "-L"])
+        .arg(format!("127.0.0.1:{port}:127.0.0.1:6443"))
+        .arg(cp)
+        .spawn()
+        .unwrap();
+    let file = dir.join("kubeconfig");
+    std::fs::write(
+        &file,
+        kubeconfig.replace(
+            "server: https://127.0.0.1:6443",
+            &format!("server: https://127.0.0.1:{port}"),
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = loop {
+        let out = Command::new(&kubectl)
+            .arg("--kubeconfig")
+            .arg(&file)
+            .args(["get", "nodes", "-o", "json", "--request-timeout=10s"])
+            .output()
+            .unwrap();
+        if out.status.success() || started.elapsed() > Duration::from_secs(30) {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let _ = tunnel.kill();
+    let _ = tunnel.wait();
+    assert!(
+        out.status.success(),
+        "kubectl through the tunnel failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    list["items"].as_array().unwrap().clone()
+}
+
 fn cluster_attr(state: &Value, attr: &str) -> String {
     state["resources"]
         .as_array()
@@ -168,6 +223,8 @@ fn reachable(tf: &Terraform, prefix: &str, pool: &str, login: Login) {
                 .unwrap();
             assert!(added.status.success(), "{added:?}");
             wd.set_env("K3STRADING_SSH_PUBLIC_KEY", &user_public);
+            // The provider's K3s steps log in through the same agent.
+            wd.set_env("SSH_AUTH_SOCK", agent_sock.to_str().unwrap());
         }
     }
     let argv = ArgvScan::start();
@@ -315,6 +372,81 @@ fn reachable(tf: &Terraform, prefix: &str, pool: &str, login: Login) {
     assert!(!refused.status.success());
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("Host key verification failed"), "{err}");
+    // K3s: the kubeconfig is on the control plane, and real kubectl through
+    // an `ssh -L` tunnel (only `server:` rewritten, TLS verified) sees the
+    // five nodes Ready and labelled.
+    let kubeconfig = ssh_until_up(&config, &[cp, "cat", "/etc/rancher/k3s/k3s.yaml"]);
+    assert!(
+        kubeconfig.contains("server: https://127.0.0.1:6443"),
+        "kubeconfig without the local server address"
+    );
+    let token = ssh_until_up(&config, &[cp, "cat", "/var/lib/rancher/k3s/server/token"]);
+    assert!(token.starts_with("K10"), "not a secure K3s token");
+    secrets.push(("the K10 join token", token));
+    for (what, secret) in &secrets {
+        let probe = probe(secret);
+        assert!(
+            !seen.iter().any(|c| c.contains(&probe)),
+            "{what} appeared in a process's argv during the apply"
+        );
+    }
+    let nodes = kubectl_nodes(&config, cp, dir, &kubeconfig);
+    let expect = [
+        (
+            "k3s-trading-dev-control",
+            "10.0.1.10",
+            "control-plane",
+            None,
+        ),
+        (
+            "k3s-trading-dev-kafka-0",
+            "10.0.1.20",
+            "kafka",
+            Some("kafka"),
+        ),
+        (
+            "k3s-trading-dev-kafka-1",
+            "10.0.1.21",
+            "kafka",
+            Some("kafka"),
+        ),
+        (
+            "k3s-trading-dev-kafka-2",
+            "10.0.1.22",
+            "kafka",
+            Some("kafka"),
+        ),
+        ("k3s-trading-dev-app-0", "10.0.1.30", "app", Some("app")),
+    ];
+    assert_eq!(nodes.len(), expect.len(), "{nodes:#?}");
+    for (name, ip, role, scheduling) in expect {
+        let n = nodes
+            .iter()
+            .find(|n| n["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no Node {name}: {nodes:#?}"));
+        let labels = &n["metadata"]["labels"];
+        assert_eq!(
+            labels[format!("node-role.kubernetes.io/{role}")],
+            "true",
+            "{name}: {labels}"
+        );
+        if let Some(key) = scheduling {
+            assert_eq!(labels[key], "true", "{name}: {labels}");
+        }
+        let ready = n["status"]["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True");
+        assert!(ready, "{name} is not Ready: {}", n["status"]);
+        let internal = n["status"]["addresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["type"] == "InternalIP")
+            .unwrap();
+        assert_eq!(internal["address"], ip, "{name}");
+    }
     // The Kubernetes API port is not open to the public address.
     let probe = Command::new("timeout")
         .args(["5", "bash", "-c", &format!("echo > /dev/tcp/{cp}/6443")])
