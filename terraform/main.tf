@@ -66,6 +66,12 @@ variable "install_k3s" {
   default     = true
 }
 
+variable "k3s_version" {
+  description = "Pinned K3s release."
+  type        = string
+  default     = "v1.34.1+k3s1"
+}
+
 locals {
   cluster = "k3s-trading-${var.env}"
 }
@@ -80,6 +86,7 @@ resource "k3strading_cluster" "this" {
   ssh_allowed_cidrs   = var.ssh_allowed_cidrs
   kafka_allowed_cidrs = var.kafka_allowed_cidrs
   install_k3s         = var.install_k3s
+  k3s_version         = var.k3s_version
   labels = {
     env = var.env
   }

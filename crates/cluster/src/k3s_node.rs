@@ -24,6 +24,9 @@ use crate::cloud_init::K3sBoot;
 use crate::spec::{ClusterSpec, NodeSpec, Role};
 use crate::{Error, Hetzner, names};
 
+/// How often a join reconnects to the control plane after its API connection dropped.
+const MAX_RECONNECTS: u32 = 3;
+
 /// The prefix of the labels that only the API (not the kubelet) may set.
 const NODE_ROLE: &str = "node-role.kubernetes.io/";
 
@@ -247,12 +250,30 @@ pub async fn join(
         .await
         .map_err(|e| Error::k3s(node, "install the K3s agent", e))?;
     phases.time(node, "install the agent", &mut since);
-    let api = ClusterApi::open(&cp_session)
-        .await
-        .map_err(|e| Error::k3s(node, "reach the Kubernetes API", e))?;
-    api.wait_node_ready(node, until)
-        .await
-        .map_err(|e| Error::k3s(node, "join the cluster", e))?;
+    // The agent's session is done with; the API is reached through the control plane. A
+    // dropped connection there (a restarted sshd, a NAT hiccup) is reconnected, not fatal.
+    drop(session);
+    let mut reconnects = 0;
+    let mut cp_session = cp_session;
+    let api = loop {
+        let attempt = async {
+            let api = ClusterApi::open(&cp_session).await?;
+            api.wait_node_ready(node, until).await?;
+            Ok::<_, k3s::ApiError>(api)
+        };
+        match attempt.await {
+            Ok(api) => break api,
+            Err(e @ k3s::ApiError::Timeout { .. }) => {
+                return Err(Error::k3s(node, "join the cluster", e));
+            }
+            Err(e) if reconnects < MAX_RECONNECTS && Instant::now() < until => {
+                reconnects += 1;
+                tracing::warn!(node, error = %e, attempt = reconnects, "Kubernetes API unreachable; reconnecting to the control plane");
+                cp_session = cp.connect(auth, until).await?;
+            }
+            Err(e) => return Err(Error::k3s(node, "join the cluster", e)),
+        }
+    };
     phases.time(node, "Node Ready", &mut since);
     api.label_node(node, &api_labels(spec.role))
         .await

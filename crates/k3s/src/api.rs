@@ -20,6 +20,8 @@ const API_HOST: &str = "127.0.0.1";
 const API_PORT: u16 = 6443;
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(500);
+/// Failed polls in a row after which a wait gives up on its tunnel.
+pub const ERROR_STREAK: u32 = 20;
 
 /// Errors from the Kubernetes API.
 #[derive(Debug, thiserror::Error)]
@@ -133,16 +135,29 @@ impl ClusterApi {
     }
 
     /// Waits until Node `name` exists and is Ready.
+    ///
+    /// Request errors are waited out (the API may restart while the server settles), unless
+    /// they persist for [`ERROR_STREAK`] polls in a row: then the tunnel is likely dead and the
+    /// last error is returned, so the caller can reconnect.
     pub async fn wait_node_ready(&self, name: &str, deadline: Instant) -> Result<(), ApiError> {
         let started = Instant::now();
         let mut last = String::from("; last seen: no Node object");
+        let mut errors = 0;
         loop {
             match self.nodes().get_opt(name).await {
                 Ok(Some(node)) if is_ready(&node) => return Ok(()),
-                Ok(Some(_)) => last = "; last seen: registered, not Ready".to_owned(),
-                Ok(None) => {}
-                // The API may restart while the server settles: keep waiting.
-                Err(e) => last = format!("; last error: {e}"),
+                Ok(Some(_)) => {
+                    errors = 0;
+                    last = "; last seen: registered, not Ready".to_owned();
+                }
+                Ok(None) => errors = 0,
+                Err(e) if errors + 1 >= ERROR_STREAK => {
+                    return Err(request("wait for", name)(e));
+                }
+                Err(e) => {
+                    errors += 1;
+                    last = format!("; last error: {e}");
+                }
             }
             if Instant::now() + POLL >= deadline {
                 return Err(ApiError::Timeout {

@@ -507,3 +507,184 @@ fn seed_module_on_vms_is_reached_with_openssh_pinned_from_state_on_terraform_1_1
 fn seed_module_on_vms_is_reached_with_openssh_pinned_from_state_on_terraform_1_13_5() {
     reachable_with_openssh(&terraforms()[1], "pv13", "100.64.211.0/24");
 }
+
+/// Kills every SSH session process of every VM (sshd's per-connection
+/// processes, `sshd: root@…`), as a dropped connection would end them; the
+/// listeners stay. Returns how many were killed.
+fn drop_ssh_sessions() -> usize {
+    let mut killed = 0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&raw);
+        if cmd.starts_with("sshd: root@") || cmd.starts_with("sshd-session: root@") {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            if Command::new("kill")
+                .args(["-KILL", &pid])
+                .status()
+                .is_ok_and(|s| s.success())
+            {
+                killed += 1;
+            }
+        }
+    }
+    killed
+}
+
+/// What the stand-in internet served so far (one line per request).
+fn inet_requests(prefix: &str) -> String {
+    std::fs::read_to_string(format!("/run/{prefix}-vms/inet/requests.log")).unwrap_or_default()
+}
+
+#[test]
+fn k3s_steps_fail_with_the_log_tail_survive_dropped_connections_and_drain_on_delete() {
+    if let Some(why) = vms_unavailable() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true, but VMs cannot run here: {why}"
+        );
+        eprintln!("SKIP: the local cloud cannot run VMs here ({why})");
+        return;
+    }
+    let prefix = "pvf";
+    let tf = &terraforms()[0];
+    let cloud = Cloud::start_vms(prefix, "100.64.214.0/24");
+    let wd = workdir(tf, &cloud, None);
+    let dir = wd.path().to_path_buf();
+
+    // 1. A release the internet does not have: the control plane's first-boot
+    //    install fails, and the apply says so with the install log's tail.
+    let failed = wd
+        .run(&[
+            "apply",
+            "-auto-approve",
+            "-no-color",
+            "-var",
+            "env=dev",
+            "-var",
+            "k3s_version=v1.33.9+k3s1",
+        ])
+        .unwrap();
+    assert_ne!(failed.code, 0, "an unobtainable K3s release applied");
+    let all = failed.all();
+    assert!(
+        all.contains("K3s on k3s-trading-dev-control: could not bring up the K3s server"),
+        "{all}"
+    );
+    assert!(all.contains("the first-boot K3s install exited"), "{all}");
+    assert!(all.contains("k3s install:"), "no log tail in: {all}");
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("terraform.tfstate")).unwrap())
+            .unwrap();
+    for attr in ["k3s_token", "ssh_private_key"] {
+        let p = probe(&cluster_attr(&state, attr));
+        assert!(!all.contains(&p), "{attr} in the apply's output");
+    }
+
+    // 2. The right release, with every SSH session killed while the agents
+    //    join: the apply (or at most one more) converges.
+    let downloads = |log: &str| log.lines().filter(|l| l.contains("/k3s ")).count();
+    let before = downloads(&inet_requests(prefix));
+    let running = wd.start(&APPLY, &[]).unwrap();
+    let started = Instant::now();
+    let mut killed = 0;
+    while started.elapsed() < Duration::from_secs(120) {
+        // The server's download plus two agents': agents are installing.
+        if downloads(&inet_requests(prefix)) >= before + 3 {
+            killed = drop_ssh_sessions();
+            if killed > 0 {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(killed > 0, "no SSH session was seen to kill");
+    let first = running.wait().unwrap();
+    if first.code != 0 {
+        eprintln!(
+            "apply after dropped sessions failed; re-applying:\n{}",
+            first.all()
+        );
+        ok(wd.run(&APPLY), "re-apply after dropped sessions");
+    }
+    ok(wd.run(&PLAN), "empty plan after convergence");
+
+    let outputs: Value =
+        serde_json::from_str(&ok(wd.run(&["output", "-json"]), "outputs").stdout).unwrap();
+    let cp = outputs["control_plane_ipv4"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("terraform.tfstate")).unwrap())
+            .unwrap();
+    let key = dir.join("id_provider");
+    std::fs::write(&key, cluster_attr(&state, "ssh_private_key")).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let known_hosts = dir.join("known_hosts");
+    std::fs::write(
+        &known_hosts,
+        outputs["known_hosts"]["value"].as_str().unwrap(),
+    )
+    .unwrap();
+    let config = dir.join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host *\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n  StrictHostKeyChecking yes\n  UserKnownHostsFile {}\n  BatchMode yes\n  ConnectTimeout 10\n",
+            key.display(),
+            known_hosts.display()
+        ),
+    )
+    .unwrap();
+    let kubeconfig = ssh_until_up(&config, &[&cp, "cat", "/etc/rancher/k3s/k3s.yaml"]);
+    let names = |nodes: &[Value]| -> Vec<String> {
+        let mut v: Vec<String> = nodes
+            .iter()
+            .map(|n| n["metadata"]["name"].as_str().unwrap().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let nodes = kubectl_nodes(&config, &cp, &dir, &kubeconfig);
+    assert_eq!(names(&nodes).len(), 5, "{:?}", names(&nodes));
+
+    // 3. One app node fewer: its Node is drained and deleted before its server.
+    ok(
+        wd.run(&[
+            "apply",
+            "-auto-approve",
+            "-no-color",
+            "-var",
+            "env=dev",
+            "-var",
+            "app_count=0",
+        ]),
+        "apply with app_count=0",
+    );
+    let nodes = kubectl_nodes(&config, &cp, &dir, &kubeconfig);
+    assert_eq!(
+        names(&nodes),
+        [
+            "k3s-trading-dev-control",
+            "k3s-trading-dev-kafka-0",
+            "k3s-trading-dev-kafka-1",
+            "k3s-trading-dev-kafka-2"
+        ],
+    );
+    ok(
+        wd.run(&[
+            "destroy",
+            "-auto-approve",
+            "-no-color",
+            "-var",
+            "env=dev",
+            "-var",
+            "app_count=0",
+        ]),
+        "destroy",
+    );
+    let after = cloud.inventory();
+    assert!(after.servers.is_empty(), "{after:?}");
+}
