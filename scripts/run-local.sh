@@ -36,8 +36,10 @@ trap '[ -z "$cloud" ] || { kill "$cloud" 2>/dev/null; wait "$cloud" 2>/dev/null 
 # Starts the cloud with the given extra options; succeeds once it is ready.
 start_cloud() {
   : > "$work/cloud.out"
+  # LOCAL_CLOUD_ARGS adds serve options, e.g. "--latency realistic --time-scale 0.1".
+  # shellcheck disable=SC2086
   "$target/debug/k3strading-cloud" serve --listen 127.0.0.1:0 --token "$token" \
-    --state "$work/cloud-state.json" "$@" > "$work/cloud.out" 2> "$work/cloud.err" &
+    --state "$work/cloud-state.json" ${LOCAL_CLOUD_ARGS:-} "$@" > "$work/cloud.out" 2> "$work/cloud.err" &
   cloud=$!
   # --vms builds its network first: allow it some seconds.
   for _ in $(seq 400); do
@@ -62,6 +64,9 @@ if [ "${LOCAL_CLOUD_VMS:-1}" != 0 ] && [ "$(id -u)" = 0 ]; then
 fi
 if [ -z "$cloud" ]; then
   start_cloud || { cat "$work/cloud.err" >&2; exit 1; }
+  # Without VMs there is nothing to SSH into: bare servers only.
+  export TF_VAR_install_k3s=false
+  mode="API only (install_k3s = false: no K3s without VMs)"
 fi
 echo "local cloud: $url, $mode (state: $work/cloud-state.json)"
 
