@@ -73,6 +73,36 @@ async fn wrong_host_key_fails_closed_before_authentication() {
 }
 
 #[tokio::test]
+async fn a_pin_by_fingerprint_admits_only_the_key_it_names() {
+    if !available() {
+        return;
+    }
+    let sshd = SshdFiles::new().start();
+    // The right key's fingerprint, as the `k3strading.io/host-key` label holds it.
+    let right = fingerprint(sshd.files.host_key.public_openssh()).unwrap();
+    let target = Target::new("127.0.0.1", sshd.files.port, format!("SHA256:{right}"));
+    let session = connect(&target, &sshd.files.auth(), soon(30))
+        .await
+        .unwrap();
+    let out = session
+        .run(&Command::new("echo pinned", Duration::from_secs(20)))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "pinned\n");
+    // Another key's fingerprint fails closed, before any login.
+    let other = fingerprint(KeyPair::generate("other").unwrap().public_openssh()).unwrap();
+    let target = Target::new("127.0.0.1", sshd.files.port, format!("SHA256:{other}"));
+    let err = connect(&target, &sshd.files.auth(), soon(20))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SessionError::HostKeyMismatch { expected, offered, .. }
+            if *expected == other && *offered == right),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn unknown_login_key_is_refused_without_retrying() {
     if !available() {
         return;
