@@ -60,6 +60,12 @@ variable "kafka_allowed_cidrs" {
   default     = ["0.0.0.0/0"]
 }
 
+variable "app_taints" {
+  description = "Kubernetes taints of the app nodes, e.g. [\"dedicated=trading:NoSchedule\"]."
+  type        = list(string)
+  default     = null
+}
+
 variable "install_k3s" {
   description = "Install K3s (server, agents, role labels). false gives bare servers."
   type        = bool
@@ -118,6 +124,7 @@ resource "k3strading_node" "app" {
   location    = var.location
   server_type = var.server_type
   private_ip      = "10.0.1.${30 + count.index}"
+  taints          = var.app_taints
   ssh_private_key = k3strading_cluster.this.ssh_private_key
   install_k3s     = var.install_k3s
   labels = {

@@ -194,12 +194,15 @@ fn version_of_label(label: &str) -> String {
 }
 
 /// Joins the node `spec` (whose server exists, with `host_key` as its SSH host key) to its
-/// cluster as a K3s agent with `taints`, and sets its role labels. Safe to run again.
+/// cluster as a K3s agent with `taints`, and sets its role labels. Safe to run again;
+/// `previous_taints` (what an earlier run set) are removed when no longer wanted.
+#[allow(clippy::too_many_arguments)]
 pub async fn join(
     hz: &Hetzner<'_>,
     spec: &NodeSpec,
     host_key: &str,
     taints: &[String],
+    previous_taints: &[String],
     auth: &Auth,
     deadline: Duration,
 ) -> Result<Phases, Error> {
@@ -278,6 +281,9 @@ pub async fn join(
     api.label_node(node, &api_labels(spec.role))
         .await
         .map_err(|e| Error::k3s(node, "label the Node", e))?;
+    api.set_taints(node, previous_taints, taints)
+        .await
+        .map_err(|e| Error::k3s(node, "taint the Node", e))?;
     // K3s labels its server Node itself; saying it again keeps the table complete either way.
     let control_plane = BTreeMap::from([(format!("{NODE_ROLE}control-plane"), "true".to_owned())]);
     api.label_node(&cp.name, &control_plane)

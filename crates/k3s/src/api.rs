@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, Pod, Taint};
 use kube::api::{DeleteParams, EvictParams, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::time::Instant;
@@ -185,6 +185,51 @@ impl ClusterApi {
         Ok(())
     }
 
+    /// Makes Node `name`'s taints with keys in `managed` exactly `wanted` (`key[=value]:Effect`
+    /// each), keeping every other taint (e.g. the ones Kubernetes sets itself). The kubelet
+    /// applies its configured taints only when it first registers, so later changes go here.
+    pub async fn set_taints(
+        &self,
+        name: &str,
+        managed: &[String],
+        wanted: &[String],
+    ) -> Result<(), ApiError> {
+        let wanted: Vec<Taint> = wanted.iter().filter_map(|t| parse_taint(t)).collect();
+        let managed_keys: Vec<String> = managed
+            .iter()
+            .filter_map(|t| parse_taint(t).map(|t| t.key))
+            .chain(wanted.iter().map(|t| t.key.clone()))
+            .collect();
+        let node = self
+            .nodes()
+            .get(name)
+            .await
+            .map_err(request("read", name))?;
+        let current = node.spec.and_then(|s| s.taints).unwrap_or_default();
+        let mut next: Vec<Taint> = current
+            .iter()
+            .filter(|t| !managed_keys.contains(&t.key))
+            .cloned()
+            .collect();
+        next.extend(wanted);
+        let same = |a: &[Taint], b: &[Taint]| {
+            a.len() == b.len()
+                && a.iter().all(|t| {
+                    b.iter()
+                        .any(|u| u.key == t.key && u.value == t.value && u.effect == t.effect)
+                })
+        };
+        if same(&current, &next) {
+            return Ok(());
+        }
+        let patch = serde_json::json!({ "spec": { "taints": next } });
+        self.nodes()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(request("taint", name))?;
+        Ok(())
+    }
+
     /// The labels Node `name` has now, or `None` when it does not exist.
     pub async fn node_labels(
         &self,
@@ -273,6 +318,21 @@ impl ClusterApi {
     }
 }
 
+/// `key[=value]:Effect` as a taint; `None` when it has no effect.
+pub fn parse_taint(text: &str) -> Option<Taint> {
+    let (kv, effect) = text.rsplit_once(':')?;
+    let (key, value) = match kv.split_once('=') {
+        Some((k, v)) => (k, Some(v.to_owned())),
+        None => (kv, None),
+    };
+    Some(Taint {
+        key: key.to_owned(),
+        value: value.filter(|v| !v.is_empty()),
+        effect: effect.to_owned(),
+        time_added: None,
+    })
+}
+
 /// A kubeconfig error, without echoing the file's text (it holds the client key).
 fn redact_kube(e: &dyn std::fmt::Display) -> String {
     let text = e.to_string();
@@ -280,5 +340,26 @@ fn redact_kube(e: &dyn std::fmt::Display) -> String {
         "the kubeconfig could not be parsed".to_owned()
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taints_parse_with_and_without_values() {
+        let t = parse_taint("dedicated=trading:NoSchedule");
+        assert_eq!(
+            t.map(|t| (t.key, t.value, t.effect)),
+            Some((
+                "dedicated".to_owned(),
+                Some("trading".to_owned()),
+                "NoSchedule".to_owned()
+            ))
+        );
+        let t = parse_taint("spot:PreferNoSchedule");
+        assert_eq!(t.map(|t| (t.key, t.value)), Some(("spot".to_owned(), None)));
+        assert!(parse_taint("no-effect").is_none());
     }
 }

@@ -52,7 +52,7 @@ fn schema() -> Schema {
         .attribute(Attribute::string("image").default(d::IMAGE).force_new().describe("System image."))
         .attribute(labels_attr())
         .attribute(authorized_keys_attr())
-        .attribute(Attribute::new("taints", Type::list(Type::String)).optional().describe("Kubernetes taints (`key=value:Effect`) in the agent's K3s config; a change rewrites the config and restarts the agent."))
+        .attribute(Attribute::new("taints", Type::list(Type::String)).optional().describe("Kubernetes taints (`key=value:Effect`): in the agent's K3s config (so the Node registers with them) and set through the API after it joined; a change rewrites the config, restarts the agent and updates the Node's taints, keeping taints set by others."))
         .attribute(Attribute::bool("install_k3s").default(true).force_new().describe("Join the cluster as a K3s agent after the server is created, and set the role labels (`node-role.kubernetes.io/<role>=true` plus `kafka=true` or `app=true`) through the Kubernetes API. On delete the Node is drained and deleted first. `false` gives a bare server."))
         .attribute(Attribute::string("ssh_private_key").optional().sensitive().describe("The login key for the K3s steps, when the provider block supplies none: set it to `k3strading_cluster.<x>.ssh_private_key`. Kept in state (sensitive) because destroy needs it to drain the node."))
         .attribute(Attribute::number("server_id").computed().stable().describe("Hetzner server id (number)."))
@@ -298,6 +298,7 @@ impl Resource<Client> for NodeResource {
                     &spec,
                     host.public_openssh(),
                     &taints,
+                    &[],
                     auth,
                     left,
                 )
@@ -376,6 +377,7 @@ impl Resource<Client> for NodeResource {
                 &spec,
                 host_key,
                 &strings(planned.get("taints")),
+                &strings(prior.get("taints")),
                 &auth,
                 timeout(config, "update", d::UPDATE_TIMEOUT),
             )

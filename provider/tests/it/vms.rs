@@ -650,7 +650,52 @@ fn k3s_steps_fail_with_the_log_tail_survive_dropped_connections_and_drain_on_del
     let nodes = kubectl_nodes(&config, &cp, &dir, &kubeconfig);
     assert_eq!(names(&nodes).len(), 5, "{:?}", names(&nodes));
 
-    // 3. One app node fewer: its Node is drained and deleted before its server.
+    // 3. Taints are live: set on app-0 in place, and seen on its Node.
+    let taint_of = |nodes: &[Value]| -> Value {
+        nodes
+            .iter()
+            .find(|n| n["metadata"]["name"] == "k3s-trading-dev-app-0")
+            .map(|n| n["spec"]["taints"].clone())
+            .unwrap_or(Value::Null)
+    };
+    assert!(
+        !taint_of(&nodes).to_string().contains("dedicated"),
+        "{}",
+        taint_of(&nodes)
+    );
+    let tainted = ok(
+        wd.run(&[
+            "apply",
+            "-auto-approve",
+            "-no-color",
+            "-var",
+            "env=dev",
+            "-var",
+            r#"app_taints=["dedicated=trading:NoSchedule"]"#,
+        ]),
+        "apply with app_taints",
+    );
+    assert!(
+        tainted.stdout.contains("0 added, 1 changed, 0 destroyed"),
+        "{}",
+        tainted.stdout
+    );
+    let taints = taint_of(&kubectl_nodes(&config, &cp, &dir, &kubeconfig));
+    assert!(
+        taints
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["key"] == "dedicated"
+                && t["value"] == "trading"
+                && t["effect"] == "NoSchedule")),
+        "{taints}"
+    );
+
+    // ... and removed again, in place, when the variable goes.
+    ok(wd.run(&APPLY), "apply without app_taints");
+    let taints = taint_of(&kubectl_nodes(&config, &cp, &dir, &kubeconfig));
+    assert!(!taints.to_string().contains("dedicated"), "{taints}");
+
+    // 4. One app node fewer: its Node is drained and deleted before its server.
     ok(
         wd.run(&[
             "apply",
