@@ -52,6 +52,19 @@ fn script(spec: &InstallSpec) -> Vec<u8> {
     k3s::render::install_script(spec).unwrap().into_bytes()
 }
 
+/// Writes the cluster secret the server's `token-file` names, 0600, over stdin.
+fn put_server_secret(cloud: &Cloud, target: &str) {
+    let put = "umask 077 && mkdir -p /etc/rancher/k3s && cat > /etc/rancher/k3s/token";
+    let out = cloud.ssh_stdin(
+        "known_hosts",
+        &[],
+        target,
+        put,
+        b"cluster-secret-for-tests\n",
+    );
+    assert!(out.status.success(), "token: {}", text(&out));
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}\n{}",
@@ -165,6 +178,7 @@ async fn the_projects_install_script_brings_up_k3s_from_the_stand_in_internet_on
         },
         CP_IP,
     ));
+    put_server_secret(&cloud, &target);
     let out = cloud.ssh_stdin("known_hosts", &[], &target, "sh -s", &script(&server));
     assert!(out.status.success(), "server install: {}", text(&out));
     assert!(
@@ -287,6 +301,7 @@ async fn a_k3s_version_the_stand_in_internet_does_not_serve_fails_the_install_cl
     let target = format!("root@{public}");
     let mut spec = InstallSpec::new(node("control", Role::Server { tls_san: vec![] }, CP_IP));
     spec.k3s_version = "v1.99.0+k3s1".into();
+    put_server_secret(&cloud, &target);
     let out = cloud.ssh_stdin("known_hosts", &[], &target, "sh -s", &script(&spec));
     let said = text(&out);
     assert!(!out.status.success(), "{said}");
