@@ -130,6 +130,11 @@ impl ClusterApi {
         })
     }
 
+    /// The client, for callers that need other kinds.
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
+
     fn nodes(&self) -> kube::Api<Node> {
         kube::Api::all(self.client.clone())
     }

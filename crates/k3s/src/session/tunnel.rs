@@ -51,8 +51,18 @@ impl Session {
         remote_host: &str,
         remote_port: u16,
     ) -> Result<Forward, SessionError> {
+        self.forward_from(0, remote_host, remote_port).await
+    }
+
+    /// [`forward`](Self::forward) from a chosen local port on 127.0.0.1 (0: any free one).
+    pub async fn forward_from(
+        &self,
+        local_port: u16,
+        remote_host: &str,
+        remote_port: u16,
+    ) -> Result<Forward, SessionError> {
         let remote = format!("{remote_host}:{remote_port}");
-        let listener = TcpListener::bind(("127.0.0.1", 0))
+        let listener = TcpListener::bind(("127.0.0.1", local_port))
             .await
             .map_err(|source| SessionError::Listen {
                 remote: remote.clone(),

@@ -1,0 +1,125 @@
+//! The command line: one module per command, sharing [`access`] for the
+//! Hetzner client, the login and the SSH session to the control plane.
+
+mod access;
+mod kube_access;
+mod teardown;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Runs and inspects k3strading clusters on Hetzner Cloud.
+///
+/// Reads HCLOUD_TOKEN (and HCLOUD_ENDPOINT, e.g. for the local cloud) from
+/// the environment, like the Terraform provider.
+#[derive(Debug, Parser)]
+#[command(name = "k3strading", version)]
+pub struct Cli {
+    /// Log progress details to stderr (K3STRADING_LOG=debug for more).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How to log in to the servers (every command that reaches the cluster).
+#[derive(Debug, Clone, Args)]
+pub struct Login {
+    /// OpenSSH private key file, or `-` for stdin (e.g. from
+    /// `terraform output -raw ssh_private_key`). Without it:
+    /// K3STRADING_SSH_PRIVATE_KEY, then the SSH agent (SSH_AUTH_SOCK).
+    #[arg(long, value_name = "FILE")]
+    pub ssh_key: Option<PathBuf>,
+}
+
+/// The cluster to work on.
+#[derive(Debug, Clone, Args)]
+pub struct Target {
+    /// Cluster name, e.g. k3s-trading-prod.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Remove a cluster's servers, network, firewall, placement groups and
+    /// SSH key, found by label; the Primary IPs stay. No state needed.
+    Teardown {
+        #[command(flatten)]
+        target: Target,
+        /// Do not ask for the cluster name.
+        #[arg(long)]
+        yes: bool,
+        /// Only list what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        /// How long the removal may take.
+        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
+    /// Print (or write) a kubeconfig for the cluster's API through
+    /// `k3strading tunnel`: no public port is opened.
+    Kubeconfig {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        login: Login,
+        /// Local port the tunnel listens on.
+        #[arg(long, default_value_t = 6443)]
+        port: u16,
+        /// Write to this file (mode 0600) instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Forward local ports to the cluster's API (and the ArgoCD UI) over SSH
+    /// through the control plane, until interrupted.
+    Tunnel {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        login: Login,
+        /// Local port for the Kubernetes API.
+        #[arg(long, default_value_t = 6443)]
+        port: u16,
+        /// Local port for the ArgoCD UI (0: no UI tunnel).
+        #[arg(long, default_value_t = 8443)]
+        argocd_port: u16,
+    },
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Teardown {
+            target,
+            yes,
+            dry_run,
+            timeout,
+        } => teardown::run(&target.cluster, yes, dry_run, timeout).await,
+        Command::Kubeconfig {
+            target,
+            login,
+            port,
+            output,
+        } => kube_access::kubeconfig(&target.cluster, &login, port, output.as_deref()).await,
+        Command::Tunnel {
+            target,
+            login,
+            port,
+            argocd_port,
+        } => kube_access::tunnel(&target.cluster, &login, port, argocd_port).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
