@@ -55,9 +55,9 @@ variable "ssh_allowed_cidrs" {
 }
 
 variable "kafka_allowed_cidrs" {
-  description = "Who may reach the Kafka NodePorts on kafka-0's Primary IP."
+  description = "Who may reach the Kafka NodePorts on kafka-0's Primary IP (TLS + SCRAM). Default: nobody; list your clients' addresses."
   type        = list(string)
-  default     = ["0.0.0.0/0"]
+  default     = []
 }
 
 variable "app_taints" {
@@ -117,12 +117,12 @@ resource "k3strading_node" "kafka" {
 }
 
 resource "k3strading_node" "app" {
-  count       = var.app_count
-  cluster     = k3strading_cluster.this.name
-  name        = "${local.cluster}-app-${count.index}"
-  role        = "app"
-  location    = var.location
-  server_type = var.server_type
+  count           = var.app_count
+  cluster         = k3strading_cluster.this.name
+  name            = "${local.cluster}-app-${count.index}"
+  role            = "app"
+  location        = var.location
+  server_type     = var.server_type
   private_ip      = "10.0.1.${30 + count.index}"
   taints          = var.app_taints
   ssh_private_key = k3strading_cluster.this.ssh_private_key
@@ -162,4 +162,10 @@ output "known_hosts" {
       [for n in k3strading_node.kafka : { addr = n.ipv4_address, key = n.host_public_key }],
     ) : "${h.addr} ${h.key}" if h.addr != null && h.key != null
   ])
+}
+
+output "ssh_private_key" {
+  description = "The login key (OpenSSH), for `k3strading --ssh-key -` and `ssh -i`. Null when the provider block supplies the key."
+  value       = k3strading_cluster.this.ssh_private_key
+  sensitive   = true
 }
