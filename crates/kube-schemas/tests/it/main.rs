@@ -151,3 +151,11 @@ fn validation_messages_do_not_show_values() {
     let err = schemas.validate(&secret).unwrap_err();
     assert!(!err.to_string().contains("987654321"), "{err}");
 }
+
+#[test]
+fn a_misspelt_field_in_a_custom_resource_is_refused() {
+    let Some(schemas) = schemas() else { return };
+    let mut bad = kafka();
+    bad["spec"]["kafka"]["listner"] = json!([]);
+    assert_eq!(paths(schemas.validate(&bad)), ["/spec/kafka"]);
+}
