@@ -355,7 +355,7 @@ fn placement(
             workload: "*".into(),
             nodes: with(|n| n.app),
             guaranteed_by: format!(
-                "nodeSelector: app=true + priorityClassName {} (admission policy)",
+                "priorityClassName {} (admission policy) + nodeSelector app=true (app manifests)",
                 ns.priority_class
             ),
         });
