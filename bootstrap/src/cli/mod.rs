@@ -3,6 +3,7 @@
 
 mod access;
 mod kube_access;
+mod platform;
 mod teardown;
 
 use std::path::PathBuf;
@@ -44,6 +45,45 @@ pub struct Target {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Apply the Kubernetes side: namespaces, PriorityClasses and their
+    /// admission policy, quotas, Strimzi + Kafka 4.0.0, ArgoCD and its root
+    /// Application, Prometheus. Server-side apply: running it again changes
+    /// nothing.
+    Bootstrap {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        login: Login,
+        /// Only write every object as YAML into DIR (from live facts); apply nothing.
+        #[arg(long, value_name = "DIR")]
+        render: Option<PathBuf>,
+        /// Git repository of the ArgoCD root Application.
+        #[arg(long, value_name = "URL")]
+        repo: Option<String>,
+        /// Directory in that repository.
+        #[arg(long, value_name = "PATH")]
+        repo_path: Option<String>,
+        /// Branch, tag or commit.
+        #[arg(long, value_name = "REV")]
+        revision: Option<String>,
+        /// Secret in `argocd` with credentials for a private repository.
+        #[arg(long, value_name = "NAME")]
+        repo_secret: Option<String>,
+        /// Take over fields another field manager owns.
+        #[arg(long)]
+        force: bool,
+        /// How long everything may take.
+        #[arg(long, default_value = "20m", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
+    /// Nodes with roles, labels and IPs; namespaces, quotas and Kafka; and
+    /// where each workload may run, from the live cluster.
+    Status {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        login: Login,
+    },
     /// Remove a cluster's servers, network, firewall, placement groups and
     /// SSH key, found by label; the Primary IPs stay. No state needed.
     Teardown {
@@ -92,6 +132,39 @@ pub enum Command {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Bootstrap {
+            target,
+            login,
+            render,
+            repo,
+            repo_path,
+            revision,
+            repo_secret,
+            force,
+            timeout,
+        } => {
+            let mut options = bootstrap::Options::default();
+            if let Some(r) = repo {
+                options.repo_url = r;
+            }
+            if let Some(p) = repo_path {
+                options.path = p;
+            }
+            if let Some(r) = revision {
+                options.target_revision = r;
+            }
+            options.repo_secret = repo_secret;
+            options.force = force;
+            platform::bootstrap(platform::Request {
+                cluster: &target.cluster,
+                login: &login,
+                render: render.as_deref(),
+                options,
+                timeout,
+            })
+            .await
+        }
+        Command::Status { target, login } => platform::status(&target.cluster, &login).await,
         Command::Teardown {
             target,
             yes,
