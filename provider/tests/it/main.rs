@@ -18,6 +18,7 @@ mod facts;
 mod faults;
 mod interrupted;
 mod lifecycle;
+mod platform;
 mod release_lag;
 mod requests;
 mod scale;

@@ -25,7 +25,7 @@ fn ssh(config: &Path, args: &[&str]) -> std::process::Output {
 }
 
 /// Retries a login while the VM boots; returns what the command printed.
-fn ssh_until_up(config: &Path, args: &[&str]) -> String {
+pub fn ssh_until_up(config: &Path, args: &[&str]) -> String {
     let started = Instant::now();
     loop {
         let out = ssh(config, args);
@@ -74,9 +74,16 @@ impl ArgvScan {
     }
 }
 
-/// `kubectl get nodes -o json` through `ssh -L` to the control plane's
-/// 127.0.0.1:6443, with the server's own kubeconfig (only `server:` changed).
-fn kubectl_nodes(config: &Path, cp: &str, dir: &Path, kubeconfig: &str) -> Vec<Value> {
+/// Runs real kubectl with `args` through an `ssh -L` tunnel to the control
+/// plane's 127.0.0.1:6443, with the server's own kubeconfig (only `server:`
+/// changed); retried while the tunnel comes up.
+pub fn kubectl(
+    config: &Path,
+    cp: &str,
+    dir: &Path,
+    kubeconfig: &str,
+    args: &[&str],
+) -> std::process::Output {
     let kubectl = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/kubectl/bin/kubectl");
     assert!(
         kubectl.exists(),
@@ -110,16 +117,24 @@ fn kubectl_nodes(config: &Path, cp: &str, dir: &Path, kubeconfig: &str) -> Vec<V
         let out = Command::new(&kubectl)
             .arg("--kubeconfig")
             .arg(&file)
-            .args(["get", "nodes", "-o", "json", "--request-timeout=10s"])
+            .args(args)
+            .arg("--request-timeout=10s")
             .output()
             .unwrap();
-        if out.status.success() || started.elapsed() > Duration::from_secs(30) {
+        let refused = String::from_utf8_lossy(&out.stderr).contains("connection refused");
+        if !refused || started.elapsed() > Duration::from_secs(30) {
             break out;
         }
         std::thread::sleep(Duration::from_millis(300));
     };
     let _ = tunnel.kill();
     let _ = tunnel.wait();
+    out
+}
+
+/// `kubectl get nodes -o json`, through the tunnel.
+fn kubectl_nodes(config: &Path, cp: &str, dir: &Path, kubeconfig: &str) -> Vec<Value> {
+    let out = kubectl(config, cp, dir, kubeconfig, &["get", "nodes", "-o", "json"]);
     assert!(
         out.status.success(),
         "kubectl through the tunnel failed: {}",
@@ -129,7 +144,7 @@ fn kubectl_nodes(config: &Path, cp: &str, dir: &Path, kubeconfig: &str) -> Vec<V
     list["items"].as_array().unwrap().clone()
 }
 
-fn cluster_attr(state: &Value, attr: &str) -> String {
+pub fn cluster_attr(state: &Value, attr: &str) -> String {
     state["resources"]
         .as_array()
         .unwrap()

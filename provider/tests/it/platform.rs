@@ -1,0 +1,353 @@
+//! The Kubernetes side on the local cloud's VMs: `terraform/` applied through
+//! real Terraform, then the real `k3strading` binary bootstraps, renders,
+//! reports and tears down; real kubectl (through `ssh -L`) and real OpenSSH
+//! check the result. K3s is the labelled stand-in, with its simulated Helm
+//! controller and operators.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+use crate::common::*;
+use crate::vms::{cluster_attr, kubectl, ssh_until_up};
+
+/// The `k3strading` binary, built beside the provider by `cargo test --workspace`.
+fn k3strading_bin() -> PathBuf {
+    let bin = Path::new(BIN).parent().unwrap().join("k3strading");
+    assert!(
+        bin.exists(),
+        "{} is needed: cargo build --workspace --bins",
+        bin.display()
+    );
+    bin
+}
+
+fn run(cloud: &Cloud, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new("timeout")
+        .arg("600")
+        .arg(k3strading_bin())
+        .args(args)
+        .env("HCLOUD_ENDPOINT", &cloud.url)
+        .env("HCLOUD_TOKEN", TOKEN)
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// resourceVersion of every object kubectl lists for `kinds`.
+fn versions(get: &dyn Fn(&[&str]) -> Output, kinds: &str) -> Vec<(String, String)> {
+    let out = get(&["get", kinds, "-A", "-o", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut v: Vec<(String, String)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                format!(
+                    "{}/{}/{}",
+                    o["kind"].as_str().unwrap_or_default(),
+                    o["metadata"]["namespace"].as_str().unwrap_or_default(),
+                    o["metadata"]["name"].as_str().unwrap_or_default()
+                ),
+                o["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn bootstrap_render_status_and_teardown_on_vms() {
+    if let Some(why) = vms_unavailable() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true, but VMs cannot run here: {why}"
+        );
+        eprintln!("SKIP: the local cloud cannot run VMs here ({why})");
+        return;
+    }
+    let tf = &terraforms()[0];
+    let cloud = Cloud::start_vms("pbs", "100.64.215.0/24");
+    let wd = workdir(tf, &cloud, None);
+    let dir = wd.path().to_path_buf();
+    ok(wd.run(&APPLY), "apply on VMs");
+    let key = ok(
+        wd.run(&["output", "-raw", "ssh_private_key"]),
+        "the key output",
+    )
+    .stdout;
+    assert!(key.contains("OPENSSH PRIVATE KEY"), "no key in the output");
+    let cluster = "k3s-trading-dev";
+
+    // Render first: objects from live facts, nothing applied, all valid.
+    let rendered = dir.join("rendered");
+    let out = run(
+        &cloud,
+        &[
+            "bootstrap",
+            "--cluster",
+            cluster,
+            "--ssh-key",
+            "-",
+            "--render",
+        ],
+        &key,
+    );
+    assert!(!out.status.success(), "--render without DIR was accepted");
+    let out = run(
+        &cloud,
+        &[
+            "bootstrap",
+            "--cluster",
+            cluster,
+            "--ssh-key",
+            "-",
+            "--render",
+            rendered.to_str().unwrap(),
+        ],
+        &key,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let objects = crate::platform::documents(&rendered);
+    assert!(
+        objects.len() >= 20,
+        "only {} objects rendered",
+        objects.len()
+    );
+    let kafka = objects
+        .iter()
+        .find(|o| o["kind"] == "Kafka")
+        .expect("no Kafka rendered");
+    let kafka_ip = cloud
+        .emu
+        .world()
+        .primary_ips
+        .values()
+        .find(|p| p.name == format!("{cluster}-kafka"))
+        .unwrap()
+        .ip
+        .clone();
+    assert!(
+        kafka.to_string().contains(&kafka_ip),
+        "the Kafka listener does not advertise Primary IP #2 ({kafka_ip})"
+    );
+    match kube_schemas::Schemas::find_dir(Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap())
+        .unwrap()
+    {
+        Some(schemas) => {
+            let schemas = kube_schemas::Schemas::load(&schemas).unwrap();
+            for o in &objects {
+                if o["kind"] == "KafkaUser" {
+                    continue; // the schemas directory has no KafkaUser CRD
+                }
+                if let Err(e) = schemas.validate(o) {
+                    panic!("rendered object is invalid: {e:?}");
+                }
+            }
+        }
+        None => eprintln!("SKIP schema validation: no schemas directory"),
+    }
+
+    // The control plane, pinned from state, for kubectl.
+    let outputs: Value =
+        serde_json::from_str(&ok(wd.run(&["output", "-json"]), "outputs").stdout).unwrap();
+    let cp = outputs["control_plane_ipv4"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("terraform.tfstate")).unwrap())
+            .unwrap();
+    let key_file = dir.join("id_provider");
+    std::fs::write(&key_file, cluster_attr(&state, "ssh_private_key")).unwrap();
+    std::fs::set_permissions(
+        &key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let known_hosts = dir.join("known_hosts");
+    std::fs::write(
+        &known_hosts,
+        outputs["known_hosts"]["value"].as_str().unwrap(),
+    )
+    .unwrap();
+    let config = dir.join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host *\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n  StrictHostKeyChecking yes\n  UserKnownHostsFile {}\n  BatchMode yes\n  ConnectTimeout 10\n",
+            key_file.display(),
+            known_hosts.display()
+        ),
+    )
+    .unwrap();
+    let kubeconfig = ssh_until_up(&config, &[&cp, "cat", "/etc/rancher/k3s/k3s.yaml"]);
+    let get = |args: &[&str]| kubectl(&config, &cp, &dir, &kubeconfig, args);
+    // Nothing was applied by --render.
+    let ns = get(&["get", "namespaces", "-o", "name"]);
+    assert!(
+        !String::from_utf8_lossy(&ns.stdout).contains("namespace/ingestion"),
+        "--render applied something"
+    );
+
+    // Bootstrap for real, with the key file this time.
+    let out = run(
+        &cloud,
+        &[
+            "bootstrap",
+            "--cluster",
+            cluster,
+            "--ssh-key",
+            key_file.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(out.status.success(), "bootstrap: {}", text(&out));
+    let said = text(&out);
+    for phase in ["namespaces and policy", "Kafka ready", "ArgoCD available"] {
+        assert!(said.contains(phase), "no {phase} in:\n{said}");
+    }
+    // Real kubectl lists what was applied.
+    for (args, want) in [
+        (
+            vec!["get", "namespaces", "-o", "name"],
+            vec![
+                "namespace/kafka",
+                "namespace/ingestion",
+                "namespace/strategies",
+                "namespace/monitoring",
+                "namespace/argocd",
+            ],
+        ),
+        (
+            vec!["get", "priorityclasses", "-o", "name"],
+            vec!["trading-high", "trading-medium", "trading-low"],
+        ),
+        (
+            vec!["get", "resourcequotas", "-A", "-o", "name"],
+            vec!["resourcequota/"],
+        ),
+        (
+            vec!["get", "kafkas", "-A", "-o", "json"],
+            vec!["\"Ready\"", "4.0.0"],
+        ),
+        (
+            vec!["get", "kafkanodepools", "-A", "-o", "name"],
+            vec!["kafkanodepool"],
+        ),
+        (
+            vec!["get", "applications", "-n", "argocd", "-o", "name"],
+            vec!["root"],
+        ),
+    ] {
+        let out = get(&args);
+        let listed = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "kubectl {args:?}: {}", text(&out));
+        for w in want {
+            assert!(listed.contains(w), "kubectl {args:?} lacks {w}:\n{listed}");
+        }
+    }
+    // Running it again changes nothing: every object keeps its resourceVersion.
+    let kinds = "namespaces,priorityclasses,resourcequotas,limitranges,helmcharts,kafkas,kafkanodepools,applications";
+    let before = versions(&get, kinds);
+    let again = run(
+        &cloud,
+        &["bootstrap", "--cluster", cluster, "--ssh-key", "-"],
+        &key,
+    );
+    assert!(again.status.success(), "second bootstrap: {}", text(&again));
+    assert_eq!(
+        versions(&get, kinds),
+        before,
+        "the second bootstrap changed objects"
+    );
+
+    // Status: nodes with roles and labels, from the live cluster.
+    let status = run(
+        &cloud,
+        &["status", "--cluster", cluster, "--ssh-key", "-"],
+        &key,
+    );
+    assert!(status.status.success(), "status: {}", text(&status));
+    let table = String::from_utf8_lossy(&status.stdout).into_owned();
+    for want in [
+        "k3s-trading-dev-control",
+        "k3s-trading-dev-kafka-2",
+        "k3s-trading-dev-app-0",
+        "10.0.1.21",
+        "ingestion",
+        "trading-high",
+    ] {
+        assert!(table.contains(want), "status lacks {want}:\n{table}");
+    }
+
+    // Teardown without state: only the two Primary IPs remain.
+    let gone = run(&cloud, &["teardown", "--cluster", cluster, "--yes"], "");
+    assert!(gone.status.success(), "teardown: {}", text(&gone));
+    let after = cloud.inventory();
+    assert!(after.servers.is_empty(), "{after:?}");
+    assert_eq!(
+        (
+            after.networks,
+            after.firewalls,
+            after.placement_groups,
+            after.ssh_keys
+        ),
+        (0, 0, 0, 0)
+    );
+    assert!(
+        after.primary_ips.len() == 2
+            && after
+                .primary_ips
+                .iter()
+                .all(|(_, _, assigned, protected)| !*assigned && *protected),
+        "{after:?}"
+    );
+}
+
+/// Every YAML document in `dir`'s files, in file order.
+pub fn documents(dir: &Path) -> Vec<Value> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+            let v: Value = serde::Deserialize::deserialize(doc).unwrap();
+            if !v.is_null() {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
