@@ -9,6 +9,7 @@ use crate::api::{self, AppState};
 use crate::cli::Invocation;
 use crate::listener;
 use crate::node::{self, Registration};
+use crate::objects::ObjectStore;
 use crate::paths::{read_file, write_file};
 use crate::pki::{self, Pki};
 use crate::settings::{self, Settings};
@@ -75,8 +76,13 @@ pub async fn run(inv: &Invocation) -> Result<(), Error> {
         .advertise_address
         .clone()
         .unwrap_or_else(|| ip.clone());
+    let objects = Arc::new(ObjectStore::open(
+        Some(settings.paths.objects_db()),
+        store.clone(),
+    )?);
     let state = AppState {
         store,
+        objects,
         server_ca_pem: pki.server_ca_pem.clone().into(),
         secret: secret.into(),
         advertise: format!("{advertise}:{port}").into(),
