@@ -43,6 +43,7 @@ pub mod rest;
 pub mod select;
 pub mod server;
 pub mod settings;
+pub mod simulation;
 pub mod store;
 pub mod table;
 pub mod token;

@@ -398,16 +398,14 @@ fn check_identity(
         return Err(mismatch("apiVersion", sent_version, &kind.api_version()));
     }
     let sent_ns = doc::text(body, &["metadata", "namespace"]);
-    if let Some(ns) = namespace.filter(|_| !sent_ns.is_empty() && kind.namespaced) {
-        if sent_ns != ns {
-            return Err(mismatch("namespace", sent_ns, ns));
-        }
+    if let Some(ns) =
+        namespace.filter(|ns| !sent_ns.is_empty() && kind.namespaced && sent_ns != *ns)
+    {
+        return Err(mismatch("namespace", sent_ns, ns));
     }
     let sent_name = doc::text(body, &["metadata", "name"]);
-    if let Some(name) = name.filter(|_| !sent_name.is_empty()) {
-        if sent_name != name {
-            return Err(mismatch("name", sent_name, name));
-        }
+    if let Some(name) = name.filter(|name| !sent_name.is_empty() && sent_name != *name) {
+        return Err(mismatch("name", sent_name, name));
     }
     Ok(())
 }
