@@ -378,3 +378,99 @@ fn a_custom_resource_violating_its_crd_schema_is_rejected_with_422() {
         .to_string();
     assert!(err.contains("namespaces \"missing\" not found"), "{err}");
 }
+
+const ARGO: &str = "\
+apiVersion: helm.cattle.io/v1
+kind: HelmChart
+metadata:
+  name: argo-cd
+  namespace: kube-system
+spec:
+  repo: https://argoproj.github.io/argo-helm
+  chart: argo-cd
+  version: 9.1.0
+  targetNamespace: argocd
+  createNamespace: true
+";
+
+const USER_AND_APP: &str = "\
+apiVersion: kafka.strimzi.io/v1beta2
+kind: KafkaUser
+metadata:
+  name: ingest
+  namespace: kafka
+  labels:
+    strimzi.io/cluster: trading
+spec:
+  authentication:
+    type: scram-sha-512
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: trading
+  namespace: argocd
+spec:
+  project: default
+  source:
+    repoURL: https://example.invalid/trading.git
+    path: deploy
+    targetRevision: main
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: ingestion
+";
+
+#[test]
+fn simulated_argocd_and_user_operator_report_what_waits_look_for() {
+    let Some(s) = setup() else { return };
+    s.apply("base.yaml", BASE, &[]).unwrap();
+    s.apply("argo.yaml", ARGO, &[]).unwrap();
+    eventually("KafkaUser and Application CRDs", || {
+        s.kubectl.run(&["get", "kafkausers", "-A"])?;
+        s.kubectl.run(&["get", "applications", "-n", "argocd"])
+    });
+    let server = s
+        .json(&["get", "deployment", "-n", "argocd", "argocd-server"])
+        .unwrap();
+    let available = server["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["type"] == "Available" && c["status"] == "True");
+    assert!(available, "{server}");
+    let admin = s
+        .json(&[
+            "get",
+            "secret",
+            "-n",
+            "argocd",
+            "argocd-initial-admin-secret",
+        ])
+        .unwrap();
+    assert!(!admin["data"]["password"].as_str().unwrap().is_empty());
+
+    s.apply("user.yaml", USER_AND_APP, &[]).unwrap();
+    eventually(
+        "KafkaUser Ready with its Secret, Application Synced",
+        || {
+            let user = s.json(&["get", "kafkauser", "-n", "kafka", "ingest"])?;
+            ensure!(
+                user["status"]["conditions"][0]["status"] == "True",
+                "{}",
+                user["status"]
+            );
+            let secret = s.json(&["get", "secret", "-n", "kafka", "ingest"])?;
+            ensure!(
+                secret["data"]["sasl.jaas.config"].is_string()
+                    && secret["data"]["password"].is_string()
+            );
+            let app = s.json(&["get", "application", "-n", "argocd", "trading"])?;
+            ensure!(
+                app["status"]["sync"]["status"] == "Synced"
+                    && app["status"]["health"]["status"] == "Healthy"
+            );
+            Ok(())
+        },
+    );
+}
