@@ -114,3 +114,27 @@ fn the_validation_hook_sees_every_write() {
     };
     assert!(store.write(&kind, Some("default"), "s", create).is_err());
 }
+
+#[test]
+fn objects_survive_a_reopen_and_versions_keep_rising() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("objects.json");
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}, "data": {"a": "1"}});
+    let first = {
+        let store = ObjectStore::open(Some(file.clone()), Arc::new(Store::default())).unwrap();
+        apply(&store, &cm, "m").unwrap()
+    };
+    let store = ObjectStore::open(Some(file), Arc::new(Store::default())).unwrap();
+    let kind = store.kind_of(&cm).unwrap();
+    assert_eq!(store.get(&kind, Some("default"), "c").unwrap(), first);
+    let changed = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}, "data": {"a": "2"}});
+    let second = apply(&store, &changed, "m").unwrap();
+    let version = |o: &Value| {
+        o["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert!(version(&second) > version(&first));
+}
