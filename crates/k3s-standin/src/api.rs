@@ -16,16 +16,20 @@ use crate::doc;
 use crate::join;
 use crate::listener::Peer;
 use crate::node::KUBELET_VERSION;
+use crate::objects::ObjectStore;
 use crate::select;
 use crate::store::Store;
 use crate::table;
 use crate::watch;
+use crate::{discovery, openapi, rest};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     /// The nodes.
     pub store: Arc<Store>,
+    /// Every other object.
+    pub objects: Arc<ObjectStore>,
     /// `/cacerts`, byte for byte.
     pub server_ca_pem: Arc<str>,
     /// The join secret.
@@ -59,6 +63,10 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/nodes/{name}",
             get(get_node).patch(patch_node).delete(delete_node),
         )
+        .route("/openapi/v3", get(openapi::root))
+        .route("/openapi/v3/api/v1", get(openapi::core))
+        .route("/openapi/v3/apis/{group}/{version}", get(openapi::group))
+        .merge(rest::routes())
         .fallback(|| async {
             status(
                 StatusCode::NOT_FOUND,
@@ -127,24 +135,23 @@ async fn api_versions(State(state): State<AppState>) -> Json<Value> {
     }))
 }
 
-async fn api_groups() -> Json<Value> {
-    Json(json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": [] }))
+async fn api_groups(State(state): State<AppState>) -> Json<Value> {
+    Json(discovery::groups(&state.objects.kinds()))
 }
 
-async fn api_resources() -> Json<Value> {
-    Json(json!({
-        "kind": "APIResourceList", "groupVersion": "v1",
-        "resources": [{
+async fn api_resources(State(state): State<AppState>) -> Json<Value> {
+    let own = json!([{
             "name": "nodes", "singularName": "node", "namespaced": false, "kind": "Node",
             "verbs": ["delete", "get", "list", "patch", "watch"], "shortNames": ["no"],
         }, {
             "name": "pods", "singularName": "pod", "namespaced": true, "kind": "Pod",
             "verbs": ["get", "list"], "shortNames": ["po"],
-        }],
-    }))
+    }]);
+    let own = own.as_array().cloned().unwrap_or_default();
+    Json(discovery::resources(&state.objects.kinds(), "", "v1", own).unwrap_or(Value::Null))
 }
 
-fn wants_table(headers: &HeaderMap) -> bool {
+pub(crate) fn wants_table(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -225,7 +232,7 @@ async fn list_pods(State(state): State<AppState>) -> Json<Value> {
     }))
 }
 
-fn include_object(query: &HashMap<String, String>) -> bool {
+pub(crate) fn include_object(query: &HashMap<String, String>) -> bool {
     query.get("includeObject").is_some_and(|v| v == "Object")
 }
 

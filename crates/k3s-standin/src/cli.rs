@@ -12,9 +12,18 @@ k3s (STAND-IN) - NOT the K3s binary.
 This is a small stand-in that imitates the parts of K3s v1.34.1+k3s1 that the
 k3strading install code relies on: config.yaml, the CA and certificates, the
 kubeconfig, the secure K10 token, /ping, /cacerts, agent join with CA pinning,
-and just enough of the Kubernetes API for `kubectl get/label/delete node`
-(and for `kubectl drain`: pod lists are always empty). It runs no pods,
-kubelet, containers, flannel or datastore.
+and a sliver of the Kubernetes API: nodes (get/label/delete/watch), empty pod
+lists (for `kubectl drain`), and a generic store for Namespaces, Secrets,
+ConfigMaps, Services, ResourceQuotas, LimitRanges, Deployments,
+PriorityClasses, CRDs and custom resources, with server-side apply
+(`kubectl apply --server-side`). It runs no pods, kubelet, containers,
+flannel or datastore.
+
+SIMULATION: a HelmChart (helm.cattle.io/v1) for strimzi-kafka-operator,
+argo-cd, prometheus or kube-prometheus-stack makes the chart's CRDs and an
+available Deployment appear; Kafka, KafkaNodePool, KafkaUser and ArgoCD
+Application objects get the status their operators would report. No chart
+is fetched and nothing runs.
 
 USAGE:
     k3s server [flags]
@@ -24,6 +33,9 @@ FLAGS (any config.yaml key also works as --key value or --key=value):
     -c, --config PATH      config file (env K3S_CONFIG_FILE; default /etc/rancher/k3s/config.yaml)
     -d, --data-dir PATH    data directory (env K3S_DATA_DIR; default /var/lib/rancher/k3s)
         --standin-root DIR prefix for every fixed K3s path, for unprivileged tests (env K3S_STANDIN_ROOT)
+        --standin-schemas DIR  the schemas directory (holding strimzi-0.50.1/, argocd-v3.5.1/,
+                           helm-controller-v0.16.26/) the SIMULATED Helm controller reads CRDs
+                           from (env K3S_STANDIN_SCHEMAS; without it, CRDs are schema-less)
     -h, --help             this text
 
 ENVIRONMENT:
@@ -31,6 +43,9 @@ ENVIRONMENT:
     K3S_STANDIN_START_DELAY_MS  server: wait this long before serving (default 0)
     K3S_STANDIN_JOIN_DELAY_MS   agent: wait this long before joining (default 0)
     K3S_STANDIN_JOIN_TIMEOUT_S  agent: give up joining after this long (default 120)
+    K3S_STANDIN_HELM_DELAY_MS   server: the SIMULATED Helm controller and operators act
+                                this long after an object appears (default 200)
+    K3S_STANDIN_SCHEMAS         as --standin-schemas
 ";
 
 /// Which half of K3s to run.
@@ -62,6 +77,8 @@ pub struct Invocation {
     pub config: Option<PathBuf>,
     /// `--standin-root`.
     pub root: Option<PathBuf>,
+    /// `--standin-schemas`: the CRDs the simulated Helm controller registers.
+    pub schemas: Option<PathBuf>,
     /// Every other `--key value`, in order.
     pub flags: Vec<(String, String)>,
 }
@@ -106,6 +123,7 @@ pub fn parse(args: &[String]) -> Result<Command, Error> {
         match key.as_str() {
             "c" | "config" => inv.config = Some(PathBuf::from(value)),
             "standin-root" => inv.root = Some(PathBuf::from(value)),
+            "standin-schemas" => inv.schemas = Some(PathBuf::from(value)),
             "d" => inv.flags.push(("data-dir".to_string(), value)),
             // K3s spells the token flag `-t`.
             "t" => inv.flags.push(("token".to_string(), value)),

@@ -10,7 +10,11 @@
 //!   `/var/lib/rancher/k3s/server/token` and the admin kubeconfig to
 //!   `/etc/rancher/k3s/k3s.yaml`, registers its own Node and serves `/ping`,
 //!   `/cacerts` and enough of the Kubernetes API for `kubectl get`, `label`
-//!   and `delete` on nodes;
+//!   and `delete` on nodes, plus a generic object store ([`objects`]) with
+//!   server-side apply, CRDs and a validation hook;
+//! - a SIMULATION of K3s's Helm controller and of the Strimzi, ArgoCD and
+//!   Prometheus operators ([`simulation`]): objects appear with the status
+//!   those would report, and nothing is installed or run;
 //! - `k3s agent` pins the CA through the token's hash, joins, and keeps its
 //!   Node Ready with heartbeats.
 //!
@@ -29,16 +33,21 @@ pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod discovery;
 pub mod doc;
 mod error;
 pub mod join;
 pub mod listener;
 pub mod node;
+pub mod objects;
+pub mod openapi;
 pub mod paths;
 pub mod pki;
+pub mod rest;
 pub mod select;
 pub mod server;
 pub mod settings;
+pub mod simulation;
 pub mod store;
 pub mod table;
 pub mod token;

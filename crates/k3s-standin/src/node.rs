@@ -138,7 +138,7 @@ pub fn build(reg: &Registration, now: i64, pod_cidr_index: u8) -> Value {
         "kind": "Node",
         "metadata": {
             "name": reg.name,
-            "uid": uid(),
+            "uid": new_uid(),
             "creationTimestamp": stamp,
             "labels": labels,
             "annotations": {
@@ -203,7 +203,8 @@ fn arch() -> &'static str {
     }
 }
 
-fn uid() -> String {
+/// A random version-4 UID.
+pub fn new_uid() -> String {
     let hex: String = (0..32)
         .map(|_| char::from_digit(fastrand::u32(0..16), 16).unwrap_or('0'))
         .collect();

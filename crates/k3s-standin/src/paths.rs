@@ -51,6 +51,11 @@ impl Paths {
         self.data_dir.join("server").join("db").join("nodes.json")
     }
 
+    /// `<data-dir>/server/db/objects.json`: every object but nodes.
+    pub fn objects_db(&self) -> PathBuf {
+        self.nodes_db().with_file_name("objects.json")
+    }
+
     /// <data-dir>/server/tls, the CAs and certificates.
     pub fn tls_dir(&self) -> PathBuf {
         self.data_dir.join("server").join("tls")

@@ -9,9 +9,11 @@ use crate::api::{self, AppState};
 use crate::cli::Invocation;
 use crate::listener;
 use crate::node::{self, Registration};
+use crate::objects::ObjectStore;
 use crate::paths::{read_file, write_file};
 use crate::pki::{self, Pki};
 use crate::settings::{self, Settings};
+use crate::simulation;
 use crate::store::Store;
 use crate::token::{self, Token};
 
@@ -75,8 +77,28 @@ pub async fn run(inv: &Invocation) -> Result<(), Error> {
         .advertise_address
         .clone()
         .unwrap_or_else(|| ip.clone());
+    let objects = Arc::new(ObjectStore::open(
+        Some(settings.paths.objects_db()),
+        store.clone(),
+    )?);
+    let helm_delay = match std::env::var("K3S_STANDIN_HELM_DELAY_MS") {
+        Ok(_) => settings::delay_from_env("K3S_STANDIN_HELM_DELAY_MS")?,
+        Err(_) => simulation::DEFAULT_DELAY,
+    };
+    let schemas = inv
+        .schemas
+        .clone()
+        .or_else(|| std::env::var_os("K3S_STANDIN_SCHEMAS").map(std::path::PathBuf::from));
+    simulation::register_k3s_crds(&objects, schemas.as_deref())
+        .map_err(|e| Error::Usage(format!("register the HelmChart CRDs: {e}")))?;
+    tokio::spawn(simulation::run(simulation::Simulation {
+        objects: objects.clone(),
+        delay: helm_delay,
+        schemas,
+    }));
     let state = AppState {
         store,
+        objects,
         server_ca_pem: pki.server_ca_pem.clone().into(),
         secret: secret.into(),
         advertise: format!("{advertise}:{port}").into(),

@@ -177,6 +177,30 @@ impl Store {
         Some(patched)
     }
 
+    /// The next resourceVersion: nodes and every other object share one
+    /// counter, as they share etcd's revision in Kubernetes.
+    pub fn next_version(&self) -> u64 {
+        let mut state = self.lock();
+        state.resource_version += 1;
+        let version = state.resource_version;
+        self.save(&state);
+        version
+    }
+
+    /// Moves the counter to at least `version` (after loading other objects).
+    pub fn raise_version(&self, version: u64) {
+        let mut state = self.lock();
+        if state.resource_version < version {
+            state.resource_version = version;
+            self.save(&state);
+        }
+    }
+
+    /// The current resourceVersion.
+    pub fn version(&self) -> u64 {
+        self.lock().resource_version
+    }
+
     /// Removes a node, returning it.
     pub fn delete(&self, name: &str) -> Option<Value> {
         let mut state = self.lock();

@@ -86,3 +86,30 @@ fn node_age(created: &str) -> String {
         |t| clock::human_age(clock::now_unix() - t),
     )
 }
+
+/// A Table for any kind: NAME and AGE, as kubectl shows a kind it has no
+/// columns for (kubectl adds NAMESPACE itself with `-A`).
+pub fn objects(items: &[Value], resource_version: &str, full: bool) -> Value {
+    let rows: Vec<Value> = items
+        .iter()
+        .map(|item| {
+            let object = if full {
+                item.clone()
+            } else {
+                json!({ "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": doc::at(item, &["metadata"]) })
+            };
+            let age = node_age(doc::text(item, &["metadata", "creationTimestamp"]));
+            json!({ "cells": [doc::at(item, &["metadata", "name"]), age], "object": object })
+        })
+        .collect();
+    json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": { "resourceVersion": resource_version },
+        "columnDefinitions": [
+            { "name": "Name", "type": "string", "format": "name", "priority": 0, "description": "Name of the object." },
+            { "name": "Age", "type": "string", "format": "", "priority": 0, "description": "Time since the object was created." },
+        ],
+        "rows": rows,
+    })
+}

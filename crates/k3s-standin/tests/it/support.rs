@@ -49,6 +49,8 @@ pub fn spawn(dir: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> Pro
         "K3S_TOKEN_FILE",
         "K3S_CONFIG_FILE",
         "K3S_STANDIN_ROOT",
+        "K3S_STANDIN_SCHEMAS",
+        "K3S_STANDIN_HELM_DELAY_MS",
     ] {
         cmd.env_remove(var);
     }
@@ -75,38 +77,62 @@ pub struct Server {
     pub proc: Proc,
     pub root: tempfile::TempDir,
     pub port: u16,
+    pub args: Vec<String>,
 }
 
 impl Server {
     /// Starts `k3s server` with `config` (YAML) in a fresh root; returns
     /// once k3s.yaml exists, which the server writes after binding.
     pub fn start(config: &str) -> Self {
+        Self::start_with(config, &[])
+    }
+
+    /// As [`Server::start`], with more command-line arguments.
+    pub fn start_with(config: &str, args: &[&str]) -> Self {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let root = tempfile::tempdir().unwrap();
         let port = free_port();
         let dir = root.path().join("etc/rancher/k3s");
         std::fs::create_dir_all(&dir).unwrap();
         let config = format!("{config}\nhttps-listen-port: {port}\nbind-address: 127.0.0.1\n");
         std::fs::write(dir.join("config.yaml"), config).unwrap();
-        let proc = Self::launch(root.path());
-        Self { proc, root, port }
+        let proc = Self::launch(root.path(), &args);
+        Self {
+            proc,
+            root,
+            port,
+            args,
+        }
     }
 
     /// Stops the server (by its PID) and starts it again on the same root.
     pub fn restart(self) -> Self {
-        let Self { proc, root, port } = self;
+        let Self {
+            proc,
+            root,
+            port,
+            args,
+        } = self;
         drop(proc);
         std::fs::remove_file(root.path().join("etc/rancher/k3s/k3s.yaml")).unwrap();
-        let proc = Self::launch(root.path());
-        Self { proc, root, port }
+        let proc = Self::launch(root.path(), &args);
+        Self {
+            proc,
+            root,
+            port,
+            args,
+        }
     }
 
-    fn launch(root: &Path) -> Proc {
+    fn launch(root: &Path, extra: &[String]) -> Proc {
         let root_arg = root.to_str().unwrap().to_string();
+        let mut args = vec!["server", "--standin-root", &root_arg];
+        args.extend(extra.iter().map(String::as_str));
         let mut proc = spawn(
             root,
             "server",
-            &["server", "--standin-root", &root_arg],
-            &[],
+            &args,
+            &[("K3S_STANDIN_HELM_DELAY_MS", "100")],
         );
         let kubeconfig = root.join("etc/rancher/k3s/k3s.yaml");
         let start = Instant::now();
