@@ -24,12 +24,13 @@ const USAGE: &str = "usage: k3strading-cloud serve --listen ADDR:PORT --token TO
        [--allow-non-loopback] [--latency instant|realistic] [--time-scale F] [--state FILE]
        [--request-budget N] [--refill-per-second F] [--ipv4-pool CIDR]
        [--server-limit N] [--spec cloud.spec.json]
-       [--vms [--vms-prefix P] [--k3s-binary PATH] [--k3s-version V]...]
+       [--vms [--vms-prefix P] [--k3s-binary PATH] [--k3s-version V]... [--k3s-schemas DIR]]
 
 --vms serves a STAND-IN internet to the VMs: a STAND-IN K3s installer at
 https://get.k3s.io and the K3s STAND-IN binary (--k3s-binary, default: the
 `k3s` file beside this program) as the GitHub release of each --k3s-version
-(default v1.34.1+k3s1).";
+(default v1.34.1+k3s1). --k3s-schemas DIR (the official schemas directory)
+makes the K3s STAND-IN validate every object it stores against it.";
 
 fn parse(args: &[String]) -> Result<(Vec<SocketAddr>, Options)> {
     let mut it = args.iter();
@@ -43,6 +44,7 @@ fn parse(args: &[String]) -> Result<(Vec<SocketAddr>, Options)> {
     let mut allow_non_loopback = false;
     let mut opts = Options::new("");
     let (mut k3s_binary, mut k3s_versions) = (None, Vec::new());
+    let mut k3s_schemas: Option<PathBuf> = None;
     while let Some(flag) = it.next() {
         let mut value = || {
             it.next()
@@ -84,6 +86,7 @@ fn parse(args: &[String]) -> Result<(Vec<SocketAddr>, Options)> {
                 });
             }
             "--k3s-binary" => k3s_binary = Some(PathBuf::from(value()?)),
+            "--k3s-schemas" => k3s_schemas = Some(PathBuf::from(value()?)),
             "--k3s-version" => k3s_versions.push(value()?.clone()),
             "--spec" => {
                 let checker = hcloud_emulator::spec::SpecChecker::load(&PathBuf::from(value()?))?;
@@ -101,7 +104,12 @@ fn parse(args: &[String]) -> Result<(Vec<SocketAddr>, Options)> {
         other => bail!("--latency must be instant or realistic, not {other:?}"),
     };
     if let Some(vms) = &mut opts.vms {
-        vms.inet = Some(inet_config(k3s_binary, k3s_versions, &opts.latency)?);
+        vms.inet = Some(inet_config(
+            k3s_binary,
+            k3s_schemas,
+            k3s_versions,
+            &opts.latency,
+        )?);
     }
     let listen = listen.with_context(|| format!("--listen is required\n{USAGE}"))?;
     Ok((listen::resolve(&listen, allow_non_loopback)?, opts))
@@ -111,6 +119,7 @@ fn parse(args: &[String]) -> Result<(Vec<SocketAddr>, Options)> {
 /// said once and makes the release URLs answer 404.
 fn inet_config(
     k3s_binary: Option<PathBuf>,
+    k3s_schemas: Option<PathBuf>,
     mut versions: Vec<String>,
     latency: &Latency,
 ) -> Result<InetConfig> {
@@ -137,6 +146,7 @@ fn inet_config(
         k3s_binary,
         k3s_versions: versions,
         k3s_delays: latency.k3s_standin_delays(),
+        k3s_schemas,
     })
 }
 

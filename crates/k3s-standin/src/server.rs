@@ -77,18 +77,21 @@ pub async fn run(inv: &Invocation) -> Result<(), Error> {
         .advertise_address
         .clone()
         .unwrap_or_else(|| ip.clone());
-    let objects = Arc::new(ObjectStore::open(
-        Some(settings.paths.objects_db()),
-        store.clone(),
-    )?);
-    let helm_delay = match std::env::var("K3S_STANDIN_HELM_DELAY_MS") {
-        Ok(_) => settings::delay_from_env("K3S_STANDIN_HELM_DELAY_MS")?,
-        Err(_) => simulation::DEFAULT_DELAY,
-    };
     let schemas = inv
         .schemas
         .clone()
         .or_else(|| std::env::var_os("K3S_STANDIN_SCHEMAS").map(std::path::PathBuf::from));
+    let mut objects = ObjectStore::open(Some(settings.paths.objects_db()), store.clone())?;
+    if let Some(dir) = &schemas {
+        let official = kube_schemas::Schemas::load(dir)
+            .map_err(|e| Error::Usage(format!("the schemas directory {}: {e}", dir.display())))?;
+        objects = objects.with_validator(Arc::new(crate::objects::validate::Official(official)));
+    }
+    let objects = Arc::new(objects);
+    let helm_delay = match std::env::var("K3S_STANDIN_HELM_DELAY_MS") {
+        Ok(_) => settings::delay_from_env("K3S_STANDIN_HELM_DELAY_MS")?,
+        Err(_) => simulation::DEFAULT_DELAY,
+    };
     simulation::register_k3s_crds(&objects, schemas.as_deref())
         .map_err(|e| Error::Usage(format!("register the HelmChart CRDs: {e}")))?;
     tokio::spawn(simulation::run(simulation::Simulation {

@@ -82,6 +82,10 @@ impl Cloud {
                 k3s_binary: Some(k3s),
                 k3s_versions: vec![hcloud_emulator::inet::DEFAULT_K3S_VERSION.to_owned()],
                 k3s_delays: None,
+                k3s_schemas: kube_schemas::Schemas::find_dir(
+                    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap(),
+                )
+                .unwrap(),
             }),
         };
         let mut cloud = Cloud::start(|o| {

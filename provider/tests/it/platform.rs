@@ -225,11 +225,14 @@ fn bootstrap_render_status_and_teardown_on_vms() {
             cluster,
             "--ssh-key",
             key_file.to_str().unwrap(),
+            "--timeout",
+            "5m",
         ],
         "",
     );
     assert!(out.status.success(), "bootstrap: {}", text(&out));
     let said = text(&out);
+    eprintln!("first bootstrap:\n{}", String::from_utf8_lossy(&out.stdout));
     for phase in ["namespaces and policy", "Kafka ready", "ArgoCD available"] {
         assert!(said.contains(phase), "no {phase} in:\n{said}");
     }
@@ -306,6 +309,79 @@ fn bootstrap_render_status_and_teardown_on_vms() {
     ] {
         assert!(table.contains(want), "status lacks {want}:\n{table}");
     }
+
+    // kubeconfig + tunnel: the API on a local port, no public port opened.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let kc = dir.join("k3strading.kubeconfig");
+    let out = run(
+        &cloud,
+        &[
+            "kubeconfig",
+            "--cluster",
+            cluster,
+            "--ssh-key",
+            "-",
+            "--port",
+            &port,
+            "-o",
+            kc.to_str().unwrap(),
+        ],
+        &key,
+    );
+    assert!(out.status.success(), "kubeconfig: {}", text(&out));
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&kc).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "the kubeconfig is not 0600");
+    assert!(
+        std::fs::read_to_string(&kc)
+            .unwrap()
+            .contains(&format!("server: https://127.0.0.1:{port}"))
+    );
+    let mut tunnel = Command::new(k3strading_bin())
+        .args([
+            "tunnel",
+            "--cluster",
+            cluster,
+            "--ssh-key",
+            key_file.to_str().unwrap(),
+            "--port",
+            &port,
+            "--argocd-port",
+            "0",
+        ])
+        .env("HCLOUD_ENDPOINT", &cloud.url)
+        .env("HCLOUD_TOKEN", TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let kubectl_bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/kubectl/bin/kubectl");
+    let started = std::time::Instant::now();
+    let nodes = loop {
+        let out = Command::new(&kubectl_bin)
+            .arg("--kubeconfig")
+            .arg(&kc)
+            .args(["get", "nodes", "-o", "name", "--request-timeout=10s"])
+            .output()
+            .unwrap();
+        if out.status.success() || started.elapsed() > std::time::Duration::from_secs(60) {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    let _ = tunnel.kill();
+    let _ = tunnel.wait();
+    assert!(
+        nodes.status.success(),
+        "kubectl through k3strading tunnel: {}",
+        text(&nodes)
+    );
+    assert_eq!(String::from_utf8_lossy(&nodes.stdout).lines().count(), 5);
 
     // Teardown without state: only the two Primary IPs remain.
     let gone = run(&cloud, &["teardown", "--cluster", cluster, "--yes"], "");

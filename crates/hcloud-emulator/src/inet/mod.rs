@@ -48,6 +48,24 @@ pub struct InetConfig {
     pub k3s_versions: Vec<String>,
     /// Delays for the K3s STAND-IN in every VM (`/etc/default/k3s-standin`).
     pub k3s_delays: Option<K3sDelays>,
+    /// The official schemas directory the K3s STAND-IN validates objects
+    /// against (`K3S_STANDIN_SCHEMAS` in every VM); `None`: no validation
+    /// beyond CRD schemas.
+    pub k3s_schemas: Option<PathBuf>,
+}
+
+impl InetConfig {
+    /// `/etc/default/k3s-standin` for every VM, when there is anything to say.
+    pub fn standin_env(&self) -> Option<String> {
+        let mut text = self.k3s_delays.map(|d| d.env_file()).unwrap_or_default();
+        if let Some(dir) = &self.k3s_schemas {
+            text.push_str(&format!(
+                "# The official schemas the K3s STAND-IN validates objects against.\nK3S_STANDIN_SCHEMAS={}\n",
+                dir.display()
+            ));
+        }
+        (!text.is_empty()).then_some(text)
+    }
 }
 
 /// How long the K3s STAND-IN takes, as `--latency realistic` models it.

@@ -249,7 +249,7 @@ impl Vms {
         }
         let around = sandbox::Surroundings {
             inet: Some((addr, ca)),
-            k3s_standin_env: cfg.k3s_delays.map(|d| d.env_file()),
+            k3s_standin_env: cfg.standin_env(),
         };
         Ok((child, around))
     }

@@ -104,6 +104,23 @@ pub fn builtins() -> Vec<Kind> {
             false,
             &["pc"],
         ),
+        // Stored and validated, not enforced: the stand-in admits no pods.
+        builtin(
+            "admissionregistration.k8s.io",
+            "v1",
+            "ValidatingAdmissionPolicy",
+            "validatingadmissionpolicies",
+            false,
+            &["vap"],
+        ),
+        builtin(
+            "admissionregistration.k8s.io",
+            "v1",
+            "ValidatingAdmissionPolicyBinding",
+            "validatingadmissionpolicybindings",
+            false,
+            &["vapb"],
+        ),
         builtin(
             CRD_GROUP,
             "v1",

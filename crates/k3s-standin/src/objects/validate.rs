@@ -28,6 +28,34 @@ impl Validator for AcceptAll {
     }
 }
 
+/// Every object against the official schemas (the Kubernetes 1.34 swagger
+/// and the operators' CRDs). Kinds those schemas do not know (e.g. a CRD
+/// registered without a file) are left to [`CrdSchemas`].
+#[derive(Debug)]
+pub struct Official(pub kube_schemas::Schemas);
+
+impl Validator for Official {
+    fn validate(&self, object: &Value) -> Result<(), String> {
+        let key = (
+            object["apiVersion"].as_str().unwrap_or_default().to_owned(),
+            object["kind"].as_str().unwrap_or_default().to_owned(),
+        );
+        match self.0.validate(object) {
+            Ok(()) => Ok(()),
+            Err(_) if !self.0.kinds().contains(&key) => Ok(()),
+            Err(invalid) => Err(invalid
+                .problems
+                .iter()
+                .map(|p| {
+                    let field = p.path.trim_start_matches('/').replace('/', ".");
+                    format!("{field}: {}", p.message)
+                })
+                .collect::<Vec<_>>()
+                .join("; ")),
+        }
+    }
+}
+
 /// Custom resources against the schema of their CRD version.
 #[derive(Default)]
 pub struct CrdSchemas {
