@@ -66,9 +66,11 @@ pub enum Command {
         /// Branch, tag or commit.
         #[arg(long, value_name = "REV")]
         revision: Option<String>,
-        /// Secret in `argocd` with credentials for a private repository.
-        #[arg(long, value_name = "NAME")]
-        repo_secret: Option<String>,
+        /// User name for a private repository; its password or token comes
+        /// from K3STRADING_REPO_PASSWORD (never an argument). ArgoCD gets
+        /// both in the Secret argocd/root-repo.
+        #[arg(long, value_name = "USER")]
+        repo_username: Option<String>,
         /// Take over fields another field manager owns.
         #[arg(long)]
         force: bool,
@@ -139,7 +141,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             repo,
             repo_path,
             revision,
-            repo_secret,
+            repo_username,
             force,
             timeout,
         } => {
@@ -153,7 +155,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(r) = revision {
                 options.target_revision = r;
             }
-            options.repo_secret = repo_secret;
+            if let Some(username) = repo_username {
+                let password = std::env::var("K3STRADING_REPO_PASSWORD")
+                    .ok()
+                    .filter(|p| !p.is_empty())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "--repo-username needs the password or token in K3STRADING_REPO_PASSWORD"
+                        )
+                    })?;
+                // --render writes files: the token stays out of them.
+                let password = if render.is_some() {
+                    "REDACTED (K3STRADING_REPO_PASSWORD at apply time)".to_owned()
+                } else {
+                    password
+                };
+                options.repo_credentials = Some(bootstrap::options::RepoCredentials {
+                    username,
+                    password: k3strading_cluster::k3s::Secret::new(password),
+                });
+            }
             options.force = force;
             platform::bootstrap(platform::Request {
                 cluster: &target.cluster,

@@ -6,6 +6,35 @@ use super::{metadata, object};
 use crate::facts::Facts;
 use crate::options::Options;
 
+/// The Secret holding the root repository's credentials.
+pub const REPO_SECRET: &str = "root-repo";
+
+/// The repository Secret, when `opts` has credentials: ArgoCD matches it to the
+/// Application by `url`. Its password is a secret: `--render` files show it
+/// only if the caller put it in `opts`.
+pub(super) fn repo_secret(facts: &Facts, opts: &Options) -> Option<Value> {
+    let creds = opts.repo_credentials.as_ref()?;
+    Some(object(
+        "v1",
+        "Secret",
+        metadata(
+            facts,
+            REPO_SECRET,
+            Some("argocd"),
+            &[("argocd.argoproj.io/secret-type", "repository")],
+        ),
+        json!({
+            "type": "Opaque",
+            "stringData": {
+                "type": "git",
+                "url": opts.repo_url,
+                "username": creds.username,
+                "password": creds.password.expose(),
+            },
+        }),
+    ))
+}
+
 /// The root Application's name.
 pub const ROOT_APP: &str = "root";
 

@@ -36,6 +36,7 @@ pub fn render(facts: &Facts, opts: &Options) -> Result<Vec<Value>, Error> {
     let mut objects = namespaces::render(facts);
     objects.extend(priorities::render(facts));
     objects.extend(quotas::render(facts));
+    objects.extend(argocd::repo_secret(facts, opts));
     objects.extend(charts::render(facts)?);
     objects.extend(kafka::render(facts));
     objects.push(argocd::render(facts, opts));

@@ -295,3 +295,37 @@ fn files_are_numbered_in_apply_order_and_named_by_object() {
     let back: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(last).unwrap()).unwrap();
     assert_eq!(back, objects[objects.len() - 1]);
 }
+
+#[test]
+fn a_private_repository_gets_a_labelled_credentials_secret_before_the_application() {
+    let mut opts = Options::default();
+    assert!(
+        !render(&facts(), &opts)
+            .unwrap()
+            .iter()
+            .any(|o| o["kind"] == "Secret"),
+        "a public repository needs no Secret"
+    );
+    opts.repo_url = "https://github.com/acme/private-gitops.git".into();
+    opts.repo_credentials = Some(bootstrap::options::RepoCredentials {
+        username: "deploy-bot".into(),
+        password: k3strading_cluster::k3s::Secret::new("ghp_example_token_value"),
+    });
+    let objects = render(&facts(), &opts).unwrap();
+    let at = |kind: &str| objects.iter().position(|o| o["kind"] == kind).unwrap();
+    let secret = &objects[at("Secret")];
+    assert_eq!(secret["metadata"]["namespace"], "argocd");
+    assert_eq!(
+        secret["metadata"]["labels"]["argocd.argoproj.io/secret-type"],
+        "repository"
+    );
+    assert_eq!(secret["stringData"]["url"], opts.repo_url.as_str());
+    assert_eq!(secret["stringData"]["username"], "deploy-bot");
+    assert_eq!(secret["stringData"]["password"], "ghp_example_token_value");
+    assert!(at("Namespace") < at("Secret") && at("Secret") < at("Application"));
+    if let Some(schemas) = schemas() {
+        schemas.validate(secret).unwrap_or_else(|e| panic!("{e}"));
+    }
+    // The Options' Debug (e.g. in a log line) never shows the token.
+    assert!(!format!("{opts:?}").contains("ghp_example"));
+}
