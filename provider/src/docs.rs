@@ -39,9 +39,11 @@ fn attr_line(out: &mut String, a: &Attribute) {
         a.description.trim()
     );
     if let Some(d) = &a.default {
-        let shown = d
-            .as_str()
-            .map_or_else(|| format!("{d:?}"), |s| format!("\"{s}\""));
+        let shown = match (d.as_str(), d.as_bool()) {
+            (Some(s), _) => format!("\"{s}\""),
+            (None, Some(b)) => b.to_string(),
+            _ => format!("{d:?}"),
+        };
         let _ = write!(line, " Default: `{shown}`.");
     }
     if a.force_new {

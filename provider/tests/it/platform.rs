@@ -291,6 +291,53 @@ fn bootstrap_render_status_and_teardown_on_vms() {
         "the second bootstrap changed objects"
     );
 
+    // Quotas follow the app nodes: a second app node, bootstrap again, and
+    // ingestion's quota is recomputed from both.
+    let quota = |get: &dyn Fn(&[&str]) -> Output| -> (String, String) {
+        let out = get(&["get", "resourcequota", "-n", "ingestion", "-o", "json"]);
+        let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let hard = &list["items"][0]["spec"]["hard"];
+        (
+            hard["requests.cpu"].as_str().unwrap().to_owned(),
+            hard["requests.memory"].as_str().unwrap().to_owned(),
+        )
+    };
+    let one = quota(&get);
+    ok(
+        wd.run(&[
+            "apply",
+            "-auto-approve",
+            "-no-color",
+            "-var",
+            "env=dev",
+            "-var",
+            "app_count=2",
+        ]),
+        "apply with app_count=2",
+    );
+    let grown = run(
+        &cloud,
+        &["bootstrap", "--cluster", cluster, "--ssh-key", "-"],
+        &key,
+    );
+    assert!(
+        grown.status.success(),
+        "bootstrap after scaling: {}",
+        text(&grown)
+    );
+    let two = quota(&get);
+    let millis = |q: &str| -> u64 {
+        q.strip_suffix('m')
+            .map(|m| m.parse().unwrap())
+            .unwrap_or_else(|| q.parse::<u64>().unwrap() * 1000)
+    };
+    let (c1, c2) = (millis(&one.0), millis(&two.0));
+    assert!(
+        c2 >= 2 * c1 - 1 && c2 <= 2 * c1 + 1,
+        "ingestion's CPU quota did not follow the second app node: {one:?} -> {two:?}"
+    );
+    assert_ne!(one.1, two.1, "the memory quota did not change");
+
     // Status: nodes with roles and labels, from the live cluster.
     let status = run(
         &cloud,
@@ -381,7 +428,7 @@ fn bootstrap_render_status_and_teardown_on_vms() {
         "kubectl through k3strading tunnel: {}",
         text(&nodes)
     );
-    assert_eq!(String::from_utf8_lossy(&nodes.stdout).lines().count(), 5);
+    assert_eq!(String::from_utf8_lossy(&nodes.stdout).lines().count(), 6);
 
     // Teardown without state: only the two Primary IPs remain.
     let gone = run(&cloud, &["teardown", "--cluster", cluster, "--yes"], "");
