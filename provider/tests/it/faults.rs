@@ -20,10 +20,18 @@ fn fault_run(tf: &Terraform, what: &str, case: FaultCase) {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../terraform/main.tf"),
     )
     .unwrap();
-    let module = module.replace(
-        "  server_type = var.server_type\n",
-        "  server_type = var.server_type\n  timeouts {\n    create = \"5s\"\n  }\n",
-    );
+    // Whatever `terraform fmt` aligned it to.
+    let module: String = module
+        .lines()
+        .map(|l| {
+            let t = l.trim_start();
+            if t.starts_with("server_type") && t.ends_with("= var.server_type") {
+                format!("{l}\n  timeouts {{\n    create = \"5s\"\n  }}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
     let module = module.replace(
         "  control_plane_ip    = \"10.0.1.10\"\n",
         "  control_plane_ip    = \"10.0.1.10\"\n  timeouts {\n    create = \"5s\"\n  }\n",

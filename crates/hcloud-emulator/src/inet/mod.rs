@@ -54,13 +54,17 @@ pub struct InetConfig {
     pub k3s_schemas: Option<PathBuf>,
 }
 
+/// Where every VM sees the schemas directory (a read-only bind mount).
+pub const SCHEMAS_IN_VM: &str = "/opt/k3s-standin-schemas";
+
 impl InetConfig {
     /// `/etc/default/k3s-standin` for every VM, when there is anything to say.
     pub fn standin_env(&self) -> Option<String> {
         let mut text = self.k3s_delays.map(|d| d.env_file()).unwrap_or_default();
         if let Some(dir) = &self.k3s_schemas {
             text.push_str(&format!(
-                "# The official schemas the K3s STAND-IN validates objects against.\nK3S_STANDIN_SCHEMAS={}\n",
+                "# The official schemas the K3s STAND-IN validates objects against\n\
+                 # (bind-mounted read-only from {}).\nK3S_STANDIN_SCHEMAS={SCHEMAS_IN_VM}\n",
                 dir.display()
             ));
         }

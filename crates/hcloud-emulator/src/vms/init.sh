@@ -12,6 +12,11 @@ for dir in /etc /usr /var /opt /home /srv; do
   mount -t overlay "vm-$name" -o "lowerdir=$dir,upperdir=$d/upper$dir,workdir=$d/work$dir" "$dir"
 done
 mount --bind "$d/root" /root
+# The official schemas for the K3s STAND-IN, read-only, when the cloud has them.
+if [ -s "$d/schemas" ]; then
+  mount --bind "$(cat "$d/schemas")" /opt/k3s-standin-schemas
+  mount -o remount,bind,ro /opt/k3s-standin-schemas
+fi
 # From here on the disk folder (below the host's /run) is out of sight.
 mount -t tmpfs -o mode=755,size=64m tmpfs /run
 mount -t tmpfs -o mode=1777,size=512m tmpfs /tmp

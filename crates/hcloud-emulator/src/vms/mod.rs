@@ -250,6 +250,10 @@ impl Vms {
         let around = sandbox::Surroundings {
             inet: Some((addr, ca)),
             k3s_standin_env: cfg.standin_env(),
+            schemas: cfg
+                .k3s_schemas
+                .as_ref()
+                .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone())),
         };
         Ok((child, around))
     }

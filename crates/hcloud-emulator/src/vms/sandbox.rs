@@ -35,6 +35,10 @@ pub struct Surroundings {
     pub inet: Option<(std::net::Ipv4Addr, String)>,
     /// Content of `/etc/default/k3s-standin` (K3s STAND-IN delays), if any.
     pub k3s_standin_env: Option<String>,
+    /// The host's schemas directory, bind-mounted read-only at
+    /// [`crate::inet::SCHEMAS_IN_VM`] (the host's /tmp and /run are out of a
+    /// VM's sight, so a path there would not do).
+    pub schemas: Option<std::path::PathBuf>,
 }
 
 /// The CA bundle Debian's curl and OpenSSL read.
@@ -179,6 +183,16 @@ pub async fn first_boot(
         write(&dir.join("upper").join(CA_BUNDLE), &bundle, 0o644, false)?;
     }
     write(&etc.join("hosts"), hosts.as_bytes(), 0o644, false)?;
+    if let Some(src) = &around.schemas {
+        let target = crate::inet::SCHEMAS_IN_VM.trim_start_matches('/');
+        mkdir(&dir.join("upper").join(target), 0o755)?;
+        write(
+            &dir.join("schemas"),
+            src.to_string_lossy().as_bytes(),
+            0o600,
+            false,
+        )?;
+    }
     if let Some(env) = &around.k3s_standin_env {
         write(
             &etc.join("default/k3s-standin"),
