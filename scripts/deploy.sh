@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The daily routine in one command, as the GitHub workflow runs it:
+#
+#   scripts/deploy.sh create ENV    terraform apply, k3strading bootstrap, status
+#   scripts/deploy.sh destroy ENV   k3strading teardown (stateless, by label)
+#
+# Reads HCLOUD_TOKEN (and HCLOUD_ENDPOINT for the local cloud). The login key
+# is K3STRADING_SSH_PRIVATE_KEY when set, else the cluster's own key, piped
+# from `terraform output` into `k3strading --ssh-key -`: it is never on a
+# command line and never printed.
+#
+# Optional environment:
+#   TERRAFORM, K3STRADING          the binaries (default: terraform, k3strading)
+#   K3STRADING_TF_DIR              the Terraform module (default: terraform)
+#   K3STRADING_TF_DEV_OVERRIDES=1  skip `terraform init` (dev_overrides need none)
+#   GITHUB_STEP_SUMMARY            a Markdown summary is appended to this file
+set -euo pipefail
+
+usage() {
+  echo "usage: $0 create|destroy ENV" >&2
+  exit 2
+}
+
+[ $# -eq 2 ] || usage
+action=$1
+env=$2
+case $action in
+  create | destroy) ;;
+  *)
+    echo "error: unknown action '$action': expected create or destroy" >&2
+    usage
+    ;;
+esac
+# The same rule as the module's `env` variable: the cluster name and every
+# Hetzner label derived from it must stay valid.
+env_rule='^[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?$'
+if ! [[ $env =~ $env_rule ]]; then
+  echo "error: invalid environment '$env': lowercase letters, digits and '-', 1 to 22 characters, not starting or ending with '-' (e.g. dev, prod)" >&2
+  exit 2
+fi
+
+tf=${TERRAFORM:-terraform}
+k3s=${K3STRADING:-k3strading}
+tf_dir=${K3STRADING_TF_DIR:-terraform}
+cluster="k3s-trading-$env"
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+summary() {
+  [ -z "${GITHUB_STEP_SUMMARY:-}" ] || cat >> "$GITHUB_STEP_SUMMARY"
+}
+
+# Runs `k3strading SUBCOMMAND --cluster NAME` with the login key on stdin
+# unless K3STRADING_SSH_PRIVATE_KEY provides it; stdout goes to the log and
+# to $out/SUBCOMMAND.txt.
+with_login() {
+  local sub=$1
+  if [ -n "${K3STRADING_SSH_PRIVATE_KEY:-}" ]; then
+    "$k3s" "$sub" --cluster "$cluster" | tee "$out/$sub.txt"
+  else
+    "$tf" -chdir="$tf_dir" output -raw ssh_private_key |
+      "$k3s" "$sub" --cluster "$cluster" --ssh-key - | tee "$out/$sub.txt"
+  fi
+}
+
+create() {
+  local started=$SECONDS
+  if [ "${K3STRADING_TF_DEV_OVERRIDES:-}" != 1 ]; then
+    "$tf" -chdir="$tf_dir" init -input=false
+  fi
+  "$tf" -chdir="$tf_dir" apply -input=false -auto-approve -var "env=$env"
+  local applied=$((SECONDS - started))
+
+  with_login bootstrap
+  local bootstrapped=$((SECONDS - started - applied))
+  with_login status
+
+  local control kafka
+  control=$("$tf" -chdir="$tf_dir" output -raw control_plane_ipv4)
+  kafka=$("$tf" -chdir="$tf_dir" output -raw kafka_ip)
+  echo "$cluster is up: control plane $control, Kafka $kafka"
+
+  summary <<MD
+## \`$cluster\` created
+
+| address | IPv4 |
+|---|---|
+| control plane (SSH, API, ArgoCD) | \`$control\` |
+| Kafka NodePorts (kafka-0) | \`$kafka\` |
+
+| step | seconds |
+|---|---|
+| terraform apply | $applied |
+| k3strading bootstrap | $bootstrapped |
+
+### Bootstrap phases
+
+\`\`\`text
+$(cat "$out/bootstrap.txt")
+\`\`\`
+
+### Status
+
+\`\`\`text
+$(cat "$out/status.txt")
+\`\`\`
+MD
+}
+
+destroy() {
+  local started=$SECONDS
+  "$k3s" teardown --cluster "$cluster" --yes | tee "$out/teardown.txt"
+  summary <<MD
+## \`$cluster\` destroyed in $((SECONDS - started)) s
+
+The two Primary IPs stay, unassigned.
+
+\`\`\`text
+$(cat "$out/teardown.txt")
+\`\`\`
+MD
+}
+
+"$action"
