@@ -55,7 +55,9 @@ summary() {
 # to $out/SUBCOMMAND.txt.
 with_login() {
   local sub=$1
-  if [ -n "${K3STRADING_SSH_PRIVATE_KEY:-}" ]; then
+  # Blank counts as unset, as in the provider and the CLI.
+  local key=${K3STRADING_SSH_PRIVATE_KEY:-}
+  if [ -n "${key//[[:space:]]/}" ]; then
     "$k3s" "$sub" --cluster "$cluster" | tee "$out/$sub.txt"
   else
     "$tf" -chdir="$tf_dir" output -raw ssh_private_key |
