@@ -202,6 +202,18 @@ impl Workdir {
         self.env.push((key.to_owned(), value.to_owned()));
     }
 
+    /// The environment variables set for every command (e.g. the CLI
+    /// configuration with the provider overrides), for other programs that
+    /// run Terraform in this directory.
+    pub fn env_vars(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    /// The Terraform CLI this directory uses.
+    pub fn terraform(&self) -> &Terraform {
+        &self.tf
+    }
+
     /// Removes an environment variable from every later command, whether
     /// set here or inherited.
     pub fn remove_env(&mut self, key: &str) {

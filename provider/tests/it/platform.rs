@@ -474,3 +474,95 @@ pub fn documents(dir: &Path) -> Vec<Value> {
     }
     out
 }
+
+/// `scripts/deploy.sh`, as the GitHub workflow runs it, against the local
+/// cloud's VMs: create (terraform apply, bootstrap, status, a job summary),
+/// then the stateless destroy.
+#[test]
+fn the_deploy_script_creates_and_destroys_on_vms() {
+    if let Some(why) = vms_unavailable() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true, but VMs cannot run here: {why}"
+        );
+        eprintln!("SKIP: the local cloud cannot run VMs here ({why})");
+        return;
+    }
+    let tf = &terraforms()[0];
+    let cloud = Cloud::start_vms("pds", "100.64.216.0/24");
+    let wd = workdir(tf, &cloud, None);
+    let dir = wd.path().to_path_buf();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/deploy.sh");
+    let summary = dir.join("summary.md");
+    let deploy = |action: &str| -> Output {
+        let mut c = Command::new("timeout");
+        c.arg("900").arg("bash").arg(&script).args([action, "dev"]);
+        for (k, v) in wd.env_vars() {
+            c.env(k, v);
+        }
+        c.env("TERRAFORM", &wd.terraform().bin)
+            .env("K3STRADING", k3strading_bin())
+            .env("K3STRADING_TF_DIR", &dir)
+            .env("K3STRADING_TF_DEV_OVERRIDES", "1")
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("CHECKPOINT_DISABLE", "1")
+            .env_remove("K3STRADING_SSH_PRIVATE_KEY")
+            .env_remove("SSH_AUTH_SOCK")
+            .env_remove("TF_LOG");
+        c.output().unwrap()
+    };
+    let created = deploy("create");
+    assert!(
+        created.status.success(),
+        "deploy.sh create: {}",
+        text(&created)
+    );
+    let said = text(&created);
+    assert!(said.contains("k3s-trading-dev is up"), "{said}");
+    let md = std::fs::read_to_string(&summary).unwrap();
+    let kafka_ip = cloud
+        .emu
+        .world()
+        .primary_ips
+        .values()
+        .find(|p| p.name == "k3s-trading-dev-kafka")
+        .unwrap()
+        .ip
+        .clone();
+    for want in [
+        "## `k3s-trading-dev` created",
+        kafka_ip.as_str(),
+        "Kafka ready",
+        "k3s-trading-dev-kafka-1",
+        "trading-high",
+    ] {
+        assert!(md.contains(want), "the summary lacks {want}:\n{md}");
+    }
+    // The login key went through a pipe: it is in neither output nor summary.
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("terraform.tfstate")).unwrap())
+            .unwrap();
+    let key = cluster_attr(&state, "ssh_private_key");
+    let body: String = key.lines().filter(|l| !l.contains("OPENSSH")).collect();
+    let probe: String = body.chars().skip(216).take(40).collect();
+    assert!(probe.len() == 40 && !said.contains(&probe) && !md.contains(&probe));
+
+    let destroyed = deploy("destroy");
+    assert!(
+        destroyed.status.success(),
+        "deploy.sh destroy: {}",
+        text(&destroyed)
+    );
+    let after = cloud.inventory();
+    assert!(after.servers.is_empty(), "{after:?}");
+    assert_eq!(
+        (
+            after.networks,
+            after.firewalls,
+            after.placement_groups,
+            after.ssh_keys
+        ),
+        (0, 0, 0, 0)
+    );
+    assert_eq!(after.primary_ips.len(), 2, "{after:?}");
+}
