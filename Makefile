@@ -1,7 +1,7 @@
 # The two commands a developer needs:
 #   make run    the main job: terraform apply -var env=dev of terraform/ on the local cloud
 #   make test   every test, exactly as CI runs them
-.PHONY: run example test setup build lint fuzz-build bench
+.PHONY: run example test setup build lint fuzz-build bench install
 
 CARGO ?= cargo
 
@@ -10,6 +10,11 @@ setup:
 
 build:
 	$(CARGO) build --workspace --bins
+
+# The provider where `terraform init` finds it (~/.terraform.d/plugins), no dev_overrides.
+install:
+	$(CARGO) build --release -p k3strading-provider
+	scripts/install-provider.sh
 
 run: setup
 	scripts/run-local.sh apply -var env=dev

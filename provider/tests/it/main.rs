@@ -19,6 +19,7 @@ mod faults;
 mod interrupted;
 mod lifecycle;
 mod platform;
+mod release;
 mod release_lag;
 mod requests;
 mod scale;
