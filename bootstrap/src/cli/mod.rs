@@ -216,4 +216,45 @@ mod tests {
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
     }
+
+    /// `docs/cli.md`: every command's `--help`, as the binary prints it.
+    fn cli_reference() -> String {
+        let mut cmd = Cli::command().term_width(100);
+        let mut out = String::from(
+            "# The `k3strading` CLI\n\n\
+             Generated from the command line's own help (`UPDATE_GOLDEN=1 cargo test -p k3strading-bootstrap cli_reference`); a test fails when it drifts.\n\n",
+        );
+        out.push_str("```text\n");
+        out.push_str(&cmd.render_long_help().to_string());
+        out.push_str("```\n");
+        let names: Vec<String> = cmd
+            .get_subcommands()
+            .map(|c| c.get_name().to_owned())
+            .filter(|n| n != "help")
+            .collect();
+        for name in names {
+            let Some(sub) = cmd.find_subcommand_mut(&name) else {
+                continue;
+            };
+            let mut sub = sub.clone().bin_name(format!("k3strading {name}"));
+            out.push_str(&format!("\n## `k3strading {name}`\n\n```text\n"));
+            out.push_str(&sub.render_long_help().to_string());
+            out.push_str("```\n");
+        }
+        out
+    }
+
+    #[test]
+    fn cli_reference_in_docs_is_in_step_with_the_command_line() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/cli.md");
+        let want = cli_reference();
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/cli.md is out of step with the command line; run UPDATE_GOLDEN=1 cargo test -p k3strading-bootstrap cli_reference"
+        );
+    }
 }
