@@ -523,22 +523,32 @@ fn seed_module_on_vms_is_reached_with_openssh_pinned_from_state_on_terraform_1_1
     reachable_with_openssh(&terraforms()[1], "pv13", "100.64.211.0/24");
 }
 
-/// Kills every SSH session process of every VM (sshd's per-connection
-/// processes, `sshd: root@…`), as a dropped connection would end them; the
-/// listeners stay. Returns how many were killed.
-fn drop_ssh_sessions() -> usize {
+/// Kills every SSH session process (sshd's per-connection `sshd: root@…`)
+/// of the VMs whose namespaces start with `prefix` — only this test's, as
+/// other tests' VMs may be running beside it — as a dropped connection would
+/// end them; the listeners stay. Returns how many were killed.
+fn drop_ssh_sessions(prefix: &str) -> usize {
+    let namespaces = Command::new("ip").args(["netns", "list"]).output().unwrap();
     let mut killed = 0;
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmd = String::from_utf8_lossy(&raw);
-        if cmd.starts_with("sshd: root@") || cmd.starts_with("sshd-session: root@") {
-            let pid = entry.file_name().to_string_lossy().into_owned();
-            if Command::new("kill")
-                .args(["-KILL", &pid])
-                .status()
-                .is_ok_and(|s| s.success())
+    for ns in String::from_utf8_lossy(&namespaces.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(&format!("{prefix}-vm")))
+    {
+        let pids = Command::new("ip")
+            .args(["netns", "pids", ns])
+            .output()
+            .unwrap();
+        for pid in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
+            let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                continue;
+            };
+            let cmd = String::from_utf8_lossy(&raw);
+            if (cmd.starts_with("sshd: root@") || cmd.starts_with("sshd-session: root@"))
+                && Command::new("kill")
+                    .args(["-KILL", pid])
+                    .status()
+                    .is_ok_and(|s| s.success())
             {
                 killed += 1;
             }
@@ -607,7 +617,7 @@ fn k3s_steps_fail_with_the_log_tail_survive_dropped_connections_and_drain_on_del
     while started.elapsed() < Duration::from_secs(120) {
         // The server's download plus two agents': agents are installing.
         if downloads(&inet_requests(prefix)) >= before + 3 {
-            killed = drop_ssh_sessions();
+            killed = drop_ssh_sessions(prefix);
             if killed > 0 {
                 break;
             }
