@@ -90,30 +90,40 @@ pub fn kubectl(
         "no kubectl at {} (make setup)",
         kubectl.display()
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut tunnel = Command::new("ssh")
-        .arg("-F")
-        .arg(config)
-        .args(["-N", "-o", "ExitOnForwardFailure=yes", "-L"])
-        .arg(format!("127.0.0.1:{port}:127.0.0.1:6443"))
-        .arg(cp)
-        .spawn()
-        .unwrap();
     let file = dir.join("kubeconfig");
-    std::fs::write(
-        &file,
-        kubeconfig.replace(
-            "server: https://127.0.0.1:6443",
-            &format!("server: https://127.0.0.1:{port}"),
-        ),
-    )
-    .unwrap();
+    // A tunnel on a free port; started again (on a new port) if it exits,
+    // e.g. when another test took the port first.
+    let open = || {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let tunnel = Command::new("ssh")
+            .arg("-F")
+            .arg(config)
+            .args(["-N", "-o", "ExitOnForwardFailure=yes", "-L"])
+            .arg(format!("127.0.0.1:{port}:127.0.0.1:6443"))
+            .arg(cp)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::fs::write(
+            &file,
+            kubeconfig.replace(
+                "server: https://127.0.0.1:6443",
+                &format!("server: https://127.0.0.1:{port}"),
+            ),
+        )
+        .unwrap();
+        tunnel
+    };
+    let mut tunnel = open();
     let started = Instant::now();
     let out = loop {
+        if let Ok(Some(_)) = tunnel.try_wait() {
+            tunnel = open();
+        }
         let out = Command::new(&kubectl)
             .arg("--kubeconfig")
             .arg(&file)
@@ -121,8 +131,9 @@ pub fn kubectl(
             .arg("--request-timeout=10s")
             .output()
             .unwrap();
-        let refused = String::from_utf8_lossy(&out.stderr).contains("connection refused");
-        if !refused || started.elapsed() > Duration::from_secs(30) {
+        let said = String::from_utf8_lossy(&out.stderr);
+        let refused = said.contains("connection") && said.contains("refused");
+        if !refused || started.elapsed() > Duration::from_secs(90) {
             break out;
         }
         std::thread::sleep(Duration::from_millis(300));
