@@ -1,9 +1,12 @@
 # The two commands a developer needs:
-#   make run    the main job: terraform apply -var env=dev of terraform/ on the local cloud
+#   make run    the main job: terraform apply -var env=dev of terraform/ on the local cloud,
+#               then k3strading bootstrap (make destroy tears it down)
 #   make test   every test, exactly as CI runs them
-.PHONY: run example test setup build lint fuzz-build bench install
+.PHONY: run destroy example test setup build lint fuzz-build bench install
 
 CARGO ?= cargo
+# The environment `make run` / `make destroy` act on: make run ENV=prod
+ENV ?= dev
 
 setup:
 	scripts/setup.sh
@@ -16,8 +19,14 @@ install:
 	$(CARGO) build --release -p k3strading-provider
 	scripts/install-provider.sh
 
+# Builds, starts the local cloud (VMs when root) in the background, creates and
+# bootstraps the cluster, prints the cluster table and the phase timings.
 run: setup
-	scripts/run-local.sh apply -var env=dev
+	scripts/run-local.sh up $(ENV)
+
+# terraform destroy of what `make run` built, then stops the local cloud.
+destroy:
+	scripts/run-local.sh down $(ENV)
 
 example: setup build
 	scripts/run-example.sh

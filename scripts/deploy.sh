@@ -81,6 +81,7 @@ create() {
   control=$("$tf" -chdir="$tf_dir" output -raw control_plane_ipv4)
   kafka=$("$tf" -chdir="$tf_dir" output -raw kafka_ip)
   echo "$cluster is up: control plane $control, Kafka $kafka"
+  echo "terraform apply took $applied s, k3strading bootstrap $bootstrapped s"
 
   summary <<MD
 ## \`$cluster\` created

@@ -1,26 +1,57 @@
 #!/usr/bin/env bash
-# The main job on the local cloud: builds the provider and k3strading-cloud,
-# starts the cloud (state kept in .local-cloud/), and runs Terraform on
-# terraform/ with a dev_overrides CLI configuration. No Hetzner account needed.
+# The whole system on this machine, no Hetzner account needed: the local
+# cloud `k3strading-cloud`, the locally built provider through real
+# Terraform, and the same deploy script the daily GitHub workflow runs.
+#
+#   scripts/run-local.sh up [ENV]        (make run) build, start the cloud in the
+#                                        background, create ENV (default dev) and
+#                                        bootstrap it, print the cluster table and
+#                                        the phase timings
+#   scripts/run-local.sh down [ENV]      (make destroy) terraform destroy ENV, then
+#                                        stop the cloud; the two Primary IPs stay in
+#                                        its saved state for the next `up`
+#   scripts/run-local.sh env             the exports that point terraform and
+#                                        k3strading at the running cloud
+#   scripts/run-local.sh plan|apply|destroy|output|... ARGS
+#                                        any Terraform command on terraform/,
+#                                        e.g. `plan -var env=prod`
+#
 # As root, the cloud runs with --vms (servers are VMs you can SSH into, with
-# a stand-in internet serving K3s) when the machine allows it, and in API-only
-# mode otherwise; LOCAL_CLOUD_VMS=0 forces API-only mode.
+# a stand-in internet serving the K3s stand-in) when the machine allows it;
+# otherwise, or with LOCAL_CLOUD_VMS=0, in API-only mode, where servers have
+# no K3s (install_k3s = false) and `up` stops after terraform apply.
 #
-#   scripts/run-local.sh                    # apply -var env=dev
-#   scripts/run-local.sh plan -var env=prod
-#   scripts/run-local.sh destroy -var env=dev
-#
-# Against real Hetzner, run terraform in terraform/ with HCLOUD_TOKEN set.
+# Environment:
+#   K3STRADING_LOCAL_DIR   working directory (default .local-cloud/): the cloud's
+#                          state, pid and log, the Terraform directory and its logs
+#   LOCAL_CLOUD_ARGS       extra `serve` options, e.g. "--latency realistic"
+#   K3STRADING_SCHEMAS     a directory of the official schemas: the K3s stand-in
+#                          then validates every object it stores
+#   K3STRADING_NO_BUILD=1  use the binaries already in the target directory
+#   TERRAFORM              the terraform binary (default: the test venv's 1.15.5)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tf=${TERRAFORM:-$root/.venv/bin/terraform-1.15.5}
 target=${CARGO_TARGET_DIR:-$root/target}
-work=$root/.local-cloud
-mkdir -p "$work/tf" "$work/plugins"
-cargo build --quiet -p k3strading-provider -p hcloud-emulator -p k3strading-k3s-standin --bins
+bin=$target/debug
+work=${K3STRADING_LOCAL_DIR:-$root/.local-cloud}
+token=local-dev-token
 
-ln -sf "$target/debug/terraform-provider-k3strading" "$work/plugins/"
-cat > "$work/terraformrc" <<CFG
+usage() {
+  sed -n '7,19p' "$0" >&2
+  exit 2
+}
+
+build() {
+  [ "${K3STRADING_NO_BUILD:-}" = 1 ] && return
+  cargo build --quiet -p k3strading-provider -p hcloud-emulator \
+    -p k3strading-k3s-standin -p k3strading-bootstrap --bins
+}
+
+prepare() {
+  mkdir -p "$work/tf" "$work/plugins"
+  ln -sf "$bin/terraform-provider-k3strading" "$work/plugins/"
+  cat > "$work/terraformrc" <<CFG
 provider_installation {
   dev_overrides {
     "registry.terraform.io/k3strading/k3strading" = "$work/plugins"
@@ -28,54 +59,178 @@ provider_installation {
   direct {}
 }
 CFG
-cp "$root"/terraform/*.tf "$work/tf/"
+  cp "$root"/terraform/*.tf "$work/tf/"
+}
 
-token=local-dev-token
-cloud=""
-trap '[ -z "$cloud" ] || { kill "$cloud" 2>/dev/null; wait "$cloud" 2>/dev/null || true; }' EXIT
-# Starts the cloud with the given extra options; succeeds once it is ready.
+cloud_pid() {
+  local pid
+  pid=$(cat "$work/cloud.pid" 2>/dev/null) || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+# Starts the cloud detached with the given extra options; succeeds once it is
+# ready. It outlives this script, so `down` (or any later command) finds it.
 start_cloud() {
   : > "$work/cloud.out"
-  # LOCAL_CLOUD_ARGS adds serve options, e.g. "--latency realistic --time-scale 0.1".
-  # shellcheck disable=SC2086
-  "$target/debug/k3strading-cloud" serve --listen 127.0.0.1:0 --token "$token" \
-    --state "$work/cloud-state.json" ${LOCAL_CLOUD_ARGS:-} "$@" > "$work/cloud.out" 2> "$work/cloud.err" &
-  cloud=$!
+  # shellcheck disable=SC2086 # LOCAL_CLOUD_ARGS is a list of options
+  setsid "$bin/k3strading-cloud" serve --listen 127.0.0.1:0 --token "$token" \
+    --state "$work/cloud-state.json" ${LOCAL_CLOUD_ARGS:-} "$@" \
+    > "$work/cloud.out" 2> "$work/cloud.log" < /dev/null &
+  local pid=$!
   # --vms builds its network first: allow it some seconds.
-  for _ in $(seq 400); do
+  for _ in $(seq 600); do
     [ -s "$work/cloud.out" ] && break
-    kill -0 "$cloud" 2>/dev/null || break
+    kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
-  url=$(sed -n 's/^listening on //p' "$work/cloud.out")
-  if [ -z "$url" ]; then
-    wait "$cloud" 2>/dev/null || true
-    cloud=""
+  if ! grep -q '^listening on ' "$work/cloud.out"; then
+    kill "$pid" 2>/dev/null || true
     return 1
   fi
+  echo "$pid" > "$work/cloud.pid"
 }
-mode="API only"
-if [ "${LOCAL_CLOUD_VMS:-1}" != 0 ] && [ "$(id -u)" = 0 ]; then
-  if start_cloud --vms; then
-    mode="VMs (--vms)"
-  else
-    echo "local cloud: --vms refused: $(grep -m1 -v '^$' "$work/cloud.err"); falling back to API-only mode" >&2
-  fi
-fi
-if [ -z "$cloud" ]; then
-  start_cloud || { cat "$work/cloud.err" >&2; exit 1; }
-  # Without VMs there is nothing to SSH into: bare servers only.
-  export TF_VAR_install_k3s=false
-  mode="API only (install_k3s = false: no K3s without VMs)"
-fi
-echo "local cloud: $url, $mode (state: $work/cloud-state.json)"
 
-export HCLOUD_ENDPOINT=$url HCLOUD_TOKEN=$token TF_CLI_CONFIG_FILE=$work/terraformrc CHECKPOINT_DISABLE=1
-cmd=${1:-apply}
-shift || true
-args=("$@")
-[ ${#args[@]} -gt 0 ] || args=(-var env=dev)
+ensure_cloud() {
+  if cloud_pid > /dev/null; then
+    return
+  fi
+  local schemas=()
+  [ -z "${K3STRADING_SCHEMAS:-}" ] || schemas=(--k3s-schemas "$K3STRADING_SCHEMAS")
+  rm -f "$work/cloud.mode"
+  if [ "${LOCAL_CLOUD_VMS:-1}" != 0 ] && [ "$(id -u)" = 0 ]; then
+    if start_cloud --vms "${schemas[@]}"; then
+      echo vms > "$work/cloud.mode"
+    else
+      echo "local cloud: --vms refused: $(grep -m1 -v '^$' "$work/cloud.log"); falling back to API-only mode" >&2
+    fi
+  fi
+  if [ ! -e "$work/cloud.mode" ]; then
+    start_cloud || {
+      cat "$work/cloud.log" >&2
+      exit 1
+    }
+    echo api > "$work/cloud.mode"
+  fi
+}
+
+stop_cloud() {
+  local pid
+  pid=$(cloud_pid) || return 0
+  kill -TERM "$pid"
+  # --vms removes every namespace, mount and process of its run before exiting.
+  for _ in $(seq 1200); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "local cloud: pid $pid did not stop within 60 s" >&2
+    exit 1
+  fi
+  rm -f "$work/cloud.pid"
+  echo "local cloud stopped (its state, with the two Primary IPs, is kept in $work/cloud-state.json)"
+}
+
+# The environment every Terraform and k3strading command gets.
+export_env() {
+  local url
+  url=$(sed -n 's/^listening on //p' "$work/cloud.out")
+  export HCLOUD_ENDPOINT=$url HCLOUD_TOKEN=$token CHECKPOINT_DISABLE=1
+  export TF_CLI_CONFIG_FILE=$work/terraformrc
+  if [ "$(cat "$work/cloud.mode")" = api ]; then
+    # Without VMs there is nothing to SSH into: bare servers only.
+    export TF_VAR_install_k3s=false
+  fi
+}
+
+describe() {
+  local mode="API only (install_k3s = false: no K3s without VMs)"
+  [ "$(cat "$work/cloud.mode")" = vms ] && mode="VMs (--vms)"
+  echo "local cloud: $HCLOUD_ENDPOINT, $mode (state: $work/cloud-state.json)" >&2
+}
+
+# The provider's "phase done" log lines as one table: resource, step, seconds.
+# Terraform writes a line's fields in any order, so each is matched alone.
+phase_table() {
+  echo
+  echo "Phase timings (from the provider's log, $1)"
+  awk '/phase done:/ {
+      node = phase = took = ""
+      if (match($0, / node=[^ ]+/)) node = substr($0, RSTART + 6, RLENGTH - 6)
+      if (match($0, / phase="[^"]*"/)) phase = substr($0, RSTART + 8, RLENGTH - 9)
+      else if (match($0, / phase=[^ ]+/)) phase = substr($0, RSTART + 7, RLENGTH - 7)
+      if (match($0, / took_ms=[0-9]+/)) took = substr($0, RSTART + 9, RLENGTH - 9)
+      printf "%s\t%s\t%s\n", node, phase, took
+    }' "$1" | sort -s -t "$(printf '\t')" -k1,1 |
+    awk -F '\t' '{ printf "  %-32s %-30s %7.1f s\n", ($1 == last ? "" : $1), $2, $3 / 1000; last = $1 }'
+}
+
+up() {
+  local env=${1:-dev}
+  build
+  prepare
+  ensure_cloud
+  export_env
+  describe
+  local log=$work/terraform.log
+  : > "$log"
+  if [ "$(cat "$work/cloud.mode")" = vms ]; then
+    TF_LOG_PROVIDER=INFO TF_LOG_PATH=$log TERRAFORM=$tf K3STRADING=$bin/k3strading \
+      K3STRADING_TF_DIR=$work/tf K3STRADING_TF_DEV_OVERRIDES=1 \
+      bash "$root/scripts/deploy.sh" create "$env"
+  else
+    TF_LOG_PROVIDER=INFO TF_LOG_PATH=$log \
+      "$tf" -chdir="$work/tf" apply -input=false -auto-approve -var "env=$env"
+    echo "API-only mode: servers without K3s, so no bootstrap. The servers:"
+    "$tf" -chdir="$work/tf" output servers
+  fi
+  phase_table "$log"
+  cat <<EOF
+
+The cloud keeps running in the background. To use it by hand:
+  eval "\$(scripts/run-local.sh env)"
+  scripts/run-local.sh output -raw ssh_private_key | k3strading status --cluster k3s-trading-$env --ssh-key -
+To tear down: make destroy$([ "$env" = dev ] || echo " ENV=$env")
+EOF
+}
+
+down() {
+  local env=${1:-dev}
+  if [ -e "$work/cloud.out" ] && { cloud_pid > /dev/null || [ -e "$work/cloud-state.json" ]; }; then
+    build
+    prepare
+    ensure_cloud
+    export_env
+    "$tf" -chdir="$work/tf" destroy -input=false -auto-approve -var "env=$env"
+  fi
+  stop_cloud
+}
+
+cmd=${1:-}
+[ -n "$cmd" ] || usage
+shift
 case $cmd in
-  apply|destroy) "$tf" -chdir="$work/tf" "$cmd" -input=false -auto-approve "${args[@]}" ;;
-  *) "$tf" -chdir="$work/tf" "$cmd" -input=false "${args[@]}" ;;
+  up) up "$@" ;;
+  down) down "$@" ;;
+  env)
+    cloud_pid > /dev/null || {
+      echo "the local cloud is not running: scripts/run-local.sh up" >&2
+      exit 1
+    }
+    export_env
+    echo "export HCLOUD_ENDPOINT=$HCLOUD_ENDPOINT HCLOUD_TOKEN=$HCLOUD_TOKEN TF_CLI_CONFIG_FILE=$TF_CLI_CONFIG_FILE CHECKPOINT_DISABLE=1${TF_VAR_install_k3s:+ TF_VAR_install_k3s=false}"
+    echo "export PATH=$bin:\$PATH"
+    ;;
+  -h | --help | help) usage ;;
+  *)
+    build
+    prepare
+    ensure_cloud
+    export_env
+    describe
+    case $cmd in
+      apply | destroy) "$tf" -chdir="$work/tf" "$cmd" -input=false -auto-approve "$@" ;;
+      *) "$tf" -chdir="$work/tf" "$cmd" "$@" ;;
+    esac
+    ;;
 esac

@@ -76,6 +76,8 @@ pub async fn cluster(
         .unwrap_or("eu-central")
         .to_owned();
     let labels = spec.object_labels();
+    let mut phases = k3s_node::Phases::default();
+    let mut since = tokio::time::Instant::now();
 
     // Primary IPs first: they are what must never be duplicated.
     let ips = primary_ip::ensure_all(hz, spec, deadline).await?;
@@ -94,9 +96,11 @@ pub async fn cluster(
         });
     out.primary_ips = Some(ips);
     let cp_ip = cp_ip?;
+    phases.time(&spec.name, "Primary IPs", &mut since);
 
     let key = ssh_key::replace(hz, &spec.name, public_key, &labels).await?;
     out.ssh_key = Some(key.id);
+    phases.time(&spec.name, "SSH key", &mut since);
     let net = network::ensure(
         hz,
         &spec.name,
@@ -108,11 +112,13 @@ pub async fn cluster(
     )
     .await?;
     out.network = Some(net.id);
+    phases.time(&spec.name, "network", &mut since);
     let fw = firewall::ensure(hz, spec, &labels).await?;
     out.firewall = Some(fw.id);
     let pg_name = placement::group_name(&spec.name, &spec.cidr, spec.control_plane_ip);
     let pg = placement::ensure(hz, &spec.name, &pg_name, &labels).await?;
     out.placement_group = Some(pg.id);
+    phases.time(&spec.name, "firewall and placement group", &mut since);
 
     let name = names::control_plane(&spec.name);
     let server_spec = ServerSpec {
@@ -140,6 +146,7 @@ pub async fn cluster(
     };
     let s = server::ensure(hz, &server_spec, deadline, &mut out.control_plane).await?;
     out.control_plane_ipv4 = s.public_net.ipv4.map(|i| i.ip);
+    phases.time(&spec.name, "control-plane server", &mut since);
     Ok(())
 }
 

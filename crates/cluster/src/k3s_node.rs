@@ -84,7 +84,8 @@ pub struct Phases {
 }
 
 impl Phases {
-    fn time(&mut self, node: &str, step: &'static str, since: &mut Instant) {
+    /// Ends the step that began at `since`: logs it, records it, and starts the next one.
+    pub fn time(&mut self, node: &str, step: &'static str, since: &mut Instant) {
         let now = Instant::now();
         let took = now - *since;
         *since = now;

@@ -20,23 +20,49 @@ use hcloud_emulator::vms::{Vms, VmsConfig};
 use hcloud_emulator::world::Latency;
 use hcloud_emulator::{Options, Shared, app, listen, pool};
 
-const USAGE: &str = "usage: k3strading-cloud serve --listen ADDR:PORT --token TOKEN
-       [--allow-non-loopback] [--latency instant|realistic] [--time-scale F] [--state FILE]
-       [--request-budget N] [--refill-per-second F] [--ipv4-pool CIDR]
-       [--server-limit N] [--spec cloud.spec.json]
-       [--vms [--vms-prefix P] [--k3s-binary PATH] [--k3s-version V]... [--k3s-schemas DIR]]
+const USAGE: &str =
+    "k3strading-cloud: a local STAND-IN for the Hetzner Cloud API (it is not Hetzner)
 
---vms serves a STAND-IN internet to the VMs: a STAND-IN K3s installer at
-https://get.k3s.io and the K3s STAND-IN binary (--k3s-binary, default: the
-`k3s` file beside this program) as the GitHub release of each --k3s-version
-(default v1.34.1+k3s1). --k3s-schemas DIR (the official schemas directory)
-makes the K3s STAND-IN validate every object it stores against it.";
+usage: k3strading-cloud serve --listen ADDR:PORT --token TOKEN [options]
+       k3strading-cloud --help
+
+  --listen ADDR:PORT         where to serve, loopback only (127.0.0.0/8, ::1, localhost);
+                             port 0 picks a free one. Prints `listening on http://ADDR:PORT/v1`
+                             on stdout once ready; SIGTERM or SIGINT stops it cleanly
+  --token TOKEN              the token clients must send (Authorization: Bearer TOKEN),
+                             on the API and the admin API under /_emulator
+  --allow-non-loopback       accept a --listen address that is not loopback
+  --latency instant|realistic
+                             realistic: Hetzner-like durations (create server 9 s, ...)
+                             and, with --vms, K3s start and join delays (default instant)
+  --time-scale F             multiplies realistic durations (default 1)
+  --state FILE               keeps the API state in FILE (JSON) across restarts
+  --request-budget N         rate-limit bucket, as Hetzner's (default 3600)
+  --refill-per-second F      rate-limit refill per second (default 1)
+  --ipv4-pool CIDR           Primary IP addresses (default 100.64.0.0/16); refused if it
+                             overlaps a route of this machine
+  --server-limit N           the project's server quota: creating beyond it answers 403
+                             resource_limit_exceeded (default: no quota)
+  --spec cloud.spec.json     checks every response against Hetzner's OpenAPI document;
+                             breaches are listed at /_emulator/spec-violations
+
+  --vms                      (root) running servers are VMs you can SSH into: namespaces,
+                             copy-on-write overlays, real sshd, private networks, NAT and
+                             firewalls. It also serves a STAND-IN internet to the VMs: a
+                             STAND-IN K3s installer at https://get.k3s.io and the K3s
+                             STAND-IN binary as the GitHub release of each --k3s-version
+  --vms-prefix P             names this run's namespaces and links (default k3c); a start
+                             first removes what a crashed run with the same prefix left
+  --k3s-binary PATH          the K3s STAND-IN binary (default: `k3s` beside this program)
+  --k3s-version V            a K3s release to serve (repeatable; default v1.34.1+k3s1)
+  --k3s-schemas DIR          the official schemas directory: the K3s STAND-IN then
+                             validates every object it stores against it";
 
 fn parse(args: &[String]) -> Result<(Vec<SocketAddr>, Options)> {
     let mut it = args.iter();
     match it.next().map(String::as_str) {
         Some("serve") => {}
-        Some("-h" | "--help") | None => bail!("{USAGE}"),
+        None => bail!("{USAGE}"),
         Some(other) => bail!("unknown command {other:?}\n{USAGE}"),
     }
     let (mut listen, mut token, mut latency, mut scale) =
@@ -211,6 +237,13 @@ fn main() -> std::process::ExitCode {
         )
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if matches!(
+        args.first().map(String::as_str),
+        Some("-h" | "--help" | "help")
+    ) {
+        println!("{USAGE}");
+        return std::process::ExitCode::SUCCESS;
+    }
     if args.first().map(String::as_str) == Some(inet::SUBCOMMAND) {
         return match inet_serve(args.get(1..).unwrap_or_default()) {
             Ok(()) => std::process::ExitCode::SUCCESS,

@@ -566,3 +566,199 @@ fn the_deploy_script_creates_and_destroys_on_vms() {
     );
     assert_eq!(after.primary_ips.len(), 2, "{after:?}");
 }
+
+/// Stops the detached local cloud `make run` left, if the test ends early.
+struct DetachedCloud(PathBuf);
+
+impl DetachedCloud {
+    fn pid(&self) -> Option<i32> {
+        let pid: i32 = std::fs::read_to_string(self.0.join("cloud.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        alive(pid).then_some(pid)
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+impl Drop for DetachedCloud {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid() {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+            for _ in 0..600 {
+                if !alive(pid) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// `make run` and `make destroy`, the demo a newcomer runs: the cloud starts
+/// with VMs in the background, the dev cluster is created and bootstrapped
+/// through the daily deploy script, the cluster table and phase timings are
+/// printed, and the cloud outlives `make run` so that `make destroy` can
+/// take it all down again, keeping only the two Primary IPs.
+#[test]
+fn make_run_shows_the_cluster_and_make_destroy_removes_it() {
+    if let Some(why) = vms_unavailable() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true, but VMs cannot run here: {why}"
+        );
+        eprintln!("SKIP: the local cloud cannot run VMs here ({why})");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let detached = DetachedCloud(work.path().to_path_buf());
+    let target = Path::new(BIN).parent().unwrap().parent().unwrap();
+    let make = |goal: &str| -> Output {
+        Command::new("timeout")
+            .args(["900", "make", "-s", "-C"])
+            .arg(root)
+            .arg(goal)
+            .env("K3STRADING_LOCAL_DIR", work.path())
+            .env("K3STRADING_NO_BUILD", "1")
+            .env("CARGO_TARGET_DIR", target)
+            .env("TERRAFORM", &terraforms()[0].bin)
+            .env(
+                "LOCAL_CLOUD_ARGS",
+                "--vms-prefix prl --ipv4-pool 100.64.217.0/24",
+            )
+            .env_remove("K3STRADING_SSH_PRIVATE_KEY")
+            .env_remove("SSH_AUTH_SOCK")
+            .env_remove("TF_LOG")
+            .env_remove("MAKEFLAGS")
+            .output()
+            .unwrap()
+    };
+    let ran = make("run");
+    let said = text(&ran);
+    assert!(ran.status.success(), "make run: {said}");
+
+    // The cluster table: every node with its roles, labels and private IP.
+    for (node, roles, kafka, app, ip) in [
+        ("control", "control-plane", "no", "no", "10.0.1.10"),
+        ("kafka-0", "kafka", "yes", "no", "10.0.1.20"),
+        ("kafka-1", "kafka", "yes", "no", "10.0.1.21"),
+        ("kafka-2", "kafka", "yes", "no", "10.0.1.22"),
+        ("app-0", "app", "no", "yes", "10.0.1.30"),
+    ] {
+        let row = said
+            .lines()
+            .find(|l| l.starts_with(&format!("| k3s-trading-dev-{node} ")))
+            .unwrap_or_else(|| panic!("no row for {node} in:\n{said}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(&cells[2..7], [roles, kafka, app, ip, "yes"], "{row}");
+    }
+    // The two Primary IPs, as the cloud assigned them.
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(work.path().join("cloud-state.json")).unwrap(),
+    )
+    .unwrap();
+    let ip_of = |name: &str| -> String {
+        state["primary_ips"]
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no Primary IP {name}"))["ip"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (control, kafka) = (
+        ip_of("k3s-trading-dev-control"),
+        ip_of("k3s-trading-dev-kafka"),
+    );
+    assert!(
+        said.contains(&format!(
+            "k3s-trading-dev is up: control plane {control}, Kafka {kafka}"
+        )),
+        "{said}"
+    );
+    // Phase timings: the cluster's steps, then each node's.
+    let timings = &said[said.find("Phase timings").expect("no phase timings")..];
+    for step in ["Primary IPs", "network", "control-plane server"] {
+        assert!(timings.contains(step), "no {step} in:\n{timings}");
+    }
+    for step in ["server", "install the agent", "Node Ready"] {
+        let n = timings
+            .lines()
+            .filter(|l| {
+                l.split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .contains(&format!("{step} "))
+            })
+            .count();
+        assert!(
+            n >= 4,
+            "{step} is listed {n} times, not once per node:\n{timings}"
+        );
+    }
+    assert!(said.contains("make destroy"), "{said}");
+
+    // The cloud outlives `make run`, and `env` points at it.
+    let pid = detached
+        .pid()
+        .expect("the local cloud stopped with make run");
+    let env = Command::new("bash")
+        .arg(root.join("scripts/run-local.sh"))
+        .arg("env")
+        .env("K3STRADING_LOCAL_DIR", work.path())
+        .output()
+        .unwrap();
+    assert!(env.status.success(), "{}", text(&env));
+    let url = std::fs::read_to_string(work.path().join("cloud.out")).unwrap();
+    let url = url.trim().trim_start_matches("listening on ");
+    assert!(
+        text(&env).contains(&format!("HCLOUD_ENDPOINT={url} ")),
+        "{}",
+        text(&env)
+    );
+
+    let destroyed = make("destroy");
+    assert!(
+        destroyed.status.success(),
+        "make destroy: {}",
+        text(&destroyed)
+    );
+    assert!(
+        !alive(pid),
+        "the local cloud is still running after make destroy"
+    );
+    let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&netns.stdout).contains("prl"),
+        "VM namespaces are left: {}",
+        String::from_utf8_lossy(&netns.stdout)
+    );
+    let state: Value = serde_json::from_str(
+        &std::fs::read_to_string(work.path().join("cloud-state.json")).unwrap(),
+    )
+    .unwrap();
+    let count = |k: &str| state[k].as_object().map_or(0, |o| o.len());
+    assert_eq!(
+        [
+            "servers",
+            "networks",
+            "firewalls",
+            "placement_groups",
+            "ssh_keys",
+            "primary_ips"
+        ]
+        .map(count),
+        [0, 0, 0, 0, 0, 2],
+        "{state}"
+    );
+}

@@ -15,6 +15,7 @@ mod admin;
 mod client;
 mod common;
 mod conformance;
+mod docs;
 mod limits;
 mod rules;
 mod serve;
