@@ -14,7 +14,8 @@ terraform {
   }
 }
 
-provider "k3strading" {}
+# No provider block: the provider reads HCLOUD_TOKEN itself, and this
+# directory also works as a module (examples/local).
 
 variable "env" {
   description = "Environment name; the cluster is k3s-trading-<env>."

@@ -14,6 +14,7 @@
 mod bad_config;
 mod common;
 mod endpoint;
+mod examples;
 mod facts;
 mod faults;
 mod interrupted;
