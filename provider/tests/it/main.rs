@@ -11,6 +11,7 @@
     clippy::indexing_slicing
 )]
 
+mod acceptance;
 mod bad_config;
 mod common;
 mod endpoint;
