@@ -187,13 +187,8 @@ fn module_dir() -> k3strading_e2e::Workdir {
         }],
     )
     .unwrap();
-    for f in ["main.tf"] {
-        wd.write(
-            f,
-            &std::fs::read_to_string(repo().join("terraform").join(f)).unwrap(),
-        )
-        .unwrap();
-    }
+    let module = std::fs::read_to_string(repo().join("terraform/main.tf")).unwrap();
+    wd.write("main.tf", &module).unwrap();
     wd.remove_env("HCLOUD_ENDPOINT");
     wd
 }
