@@ -194,3 +194,74 @@ fn make_install_puts_the_provider_where_terraform_init_finds_it_without_dev_over
         text(&init)
     );
 }
+
+/// What the release workflow publishes from the per-platform builds
+/// (`scripts/release-assets.sh`): the provider's registry files over every
+/// platform, and the CLI per platform with its own checksums.
+#[test]
+fn a_release_publishes_every_platform_with_checksums() {
+    let tmp = tempfile::tempdir().unwrap();
+    let raw = tmp.path().join("raw");
+    std::fs::create_dir_all(&raw).unwrap();
+    let cli = Path::new(BIN).parent().unwrap().join("k3strading");
+    // The same binaries stand for both platforms: names are what is checked.
+    for platform in ["linux_amd64", "darwin_arm64"] {
+        std::fs::copy(BIN, raw.join(format!("raw-{NAME}_{platform}"))).unwrap();
+        std::fs::copy(&cli, raw.join(format!("raw-k3strading_{platform}"))).unwrap();
+    }
+    let out = tmp.path().join("dist");
+    let assets = |raw: &Path| {
+        Command::new("bash")
+            .arg(script("release-assets.sh"))
+            .arg(VERSION)
+            .arg(raw)
+            .arg(&out)
+            .env_remove("GPG_KEY_ID")
+            .output()
+            .unwrap()
+    };
+    let made = assets(&raw);
+    assert!(made.status.success(), "{}", text(&made));
+    let mut files: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            format!("k3strading_{VERSION}_SHA256SUMS"),
+            format!("k3strading_{VERSION}_darwin_arm64"),
+            format!("k3strading_{VERSION}_linux_amd64"),
+            format!("{NAME}_{VERSION}_SHA256SUMS"),
+            format!("{NAME}_{VERSION}_darwin_arm64.zip"),
+            format!("{NAME}_{VERSION}_linux_amd64.zip"),
+            format!("{NAME}_{VERSION}_manifest.json"),
+        ]
+    );
+    for sums in [
+        format!("k3strading_{VERSION}_SHA256SUMS"),
+        format!("{NAME}_{VERSION}_SHA256SUMS"),
+    ] {
+        let listed = std::fs::read_to_string(out.join(&sums)).unwrap();
+        assert!(
+            listed.contains("darwin_arm64") && listed.contains("linux_amd64"),
+            "{sums}: {listed}"
+        );
+        let check = Command::new("sha256sum")
+            .args(["-c", &sums])
+            .current_dir(&out)
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{sums}: {}", text(&check));
+    }
+    // A platform whose CLI is missing stops the release.
+    std::fs::remove_file(raw.join("raw-k3strading_darwin_arm64")).unwrap();
+    let refused = assets(&raw);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("darwin_arm64 has a provider but no raw-k3strading_darwin_arm64"),
+        "{}",
+        text(&refused)
+    );
+}
