@@ -65,13 +65,32 @@ with_login() {
   fi
 }
 
+# The provider's "phase done" log lines (TF_LOG_PROVIDER=INFO, written to a
+# file, never to the console) as one table: resource, step, seconds.
+# Terraform writes a line's fields in any order, so each is matched alone.
+phase_table() {
+  echo "Phase timings of terraform apply (seconds)"
+  [ -s "$1" ] || return 0
+  awk '/phase done:/ {
+      node = phase = took = ""
+      if (match($0, / node=[^ ]+/)) node = substr($0, RSTART + 6, RLENGTH - 6)
+      if (match($0, / phase="[^"]*"/)) phase = substr($0, RSTART + 8, RLENGTH - 9)
+      else if (match($0, / phase=[^ ]+/)) phase = substr($0, RSTART + 7, RLENGTH - 7)
+      if (match($0, / took_ms=[0-9]+/)) took = substr($0, RSTART + 9, RLENGTH - 9)
+      printf "%s\t%s\t%s\n", node, phase, took
+    }' "$1" | sort -s -t "$(printf '\t')" -k1,1 |
+    awk -F '\t' '{ printf "  %-32s %-30s %7.1f\n", ($1 == last ? "" : $1), $2, $3 / 1000; last = $1 }'
+}
+
 create() {
   local started=$SECONDS
   if [ "${K3STRADING_TF_DEV_OVERRIDES:-}" != 1 ]; then
     "$tf" -chdir="$tf_dir" init -input=false
   fi
-  "$tf" -chdir="$tf_dir" apply -input=false -auto-approve -var "env=$env"
+  TF_LOG_PROVIDER=INFO TF_LOG_PATH="$out/terraform.log" \
+    "$tf" -chdir="$tf_dir" apply -input=false -auto-approve -var "env=$env"
   local applied=$((SECONDS - started))
+  phase_table "$out/terraform.log" > "$out/phases.txt"
 
   with_login bootstrap
   local bootstrapped=$((SECONDS - started - applied))
@@ -82,6 +101,8 @@ create() {
   kafka=$("$tf" -chdir="$tf_dir" output -raw kafka_ip)
   echo "$cluster is up: control plane $control, Kafka $kafka"
   echo "terraform apply took $applied s, k3strading bootstrap $bootstrapped s"
+  echo
+  cat "$out/phases.txt"
 
   summary <<MD
 ## \`$cluster\` created
@@ -95,6 +116,12 @@ create() {
 |---|---|
 | terraform apply | $applied |
 | k3strading bootstrap | $bootstrapped |
+
+### Phases of terraform apply
+
+\`\`\`text
+$(cat "$out/phases.txt")
+\`\`\`
 
 ### Bootstrap phases
 

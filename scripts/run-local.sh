@@ -149,22 +149,6 @@ describe() {
   echo "local cloud: $HCLOUD_ENDPOINT, $mode (state: $work/cloud-state.json)" >&2
 }
 
-# The provider's "phase done" log lines as one table: resource, step, seconds.
-# Terraform writes a line's fields in any order, so each is matched alone.
-phase_table() {
-  echo
-  echo "Phase timings (from the provider's log, $1)"
-  awk '/phase done:/ {
-      node = phase = took = ""
-      if (match($0, / node=[^ ]+/)) node = substr($0, RSTART + 6, RLENGTH - 6)
-      if (match($0, / phase="[^"]*"/)) phase = substr($0, RSTART + 8, RLENGTH - 9)
-      else if (match($0, / phase=[^ ]+/)) phase = substr($0, RSTART + 7, RLENGTH - 7)
-      if (match($0, / took_ms=[0-9]+/)) took = substr($0, RSTART + 9, RLENGTH - 9)
-      printf "%s\t%s\t%s\n", node, phase, took
-    }' "$1" | sort -s -t "$(printf '\t')" -k1,1 |
-    awk -F '\t' '{ printf "  %-32s %-30s %7.1f s\n", ($1 == last ? "" : $1), $2, $3 / 1000; last = $1 }'
-}
-
 up() {
   local env=${1:-dev}
   build
@@ -172,19 +156,14 @@ up() {
   ensure_cloud
   export_env
   describe
-  local log=$work/terraform.log
-  : > "$log"
   if [ "$(cat "$work/cloud.mode")" = vms ]; then
-    TF_LOG_PROVIDER=INFO TF_LOG_PATH=$log TERRAFORM=$tf K3STRADING=$bin/k3strading \
-      K3STRADING_TF_DIR=$work/tf K3STRADING_TF_DEV_OVERRIDES=1 \
-      bash "$root/scripts/deploy.sh" create "$env"
+    TERRAFORM=$tf K3STRADING=$bin/k3strading K3STRADING_TF_DIR=$work/tf \
+      K3STRADING_TF_DEV_OVERRIDES=1 bash "$root/scripts/deploy.sh" create "$env"
   else
-    TF_LOG_PROVIDER=INFO TF_LOG_PATH=$log \
-      "$tf" -chdir="$work/tf" apply -input=false -auto-approve -var "env=$env"
+    "$tf" -chdir="$work/tf" apply -input=false -auto-approve -var "env=$env"
     echo "API-only mode: servers without K3s, so no bootstrap. The servers:"
     "$tf" -chdir="$work/tf" output servers
   fi
-  phase_table "$log"
   cat <<EOF
 
 The cloud keeps running in the background. To use it by hand:

@@ -531,6 +531,9 @@ fn the_deploy_script_creates_and_destroys_on_vms() {
         .clone();
     for want in [
         "## `k3s-trading-dev` created",
+        "### Phases of terraform apply",
+        "control-plane server",
+        "install the agent",
         kafka_ip.as_str(),
         "Kafka ready",
         "k3s-trading-dev-kafka-1",
