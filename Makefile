@@ -42,7 +42,10 @@ test: setup lint
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads 2 --show-output
 	$(MAKE) fuzz-build
 
+# Figures, not pass/fail: the protocol, the local cloud, and the cluster
+# benchmark (VMs: run as root).
 bench: setup
+	$(CARGO) build --release --bins
 	$(CARGO) run --release -p k3strading-e2e --bin protocol-bench
 	$(CARGO) bench -p hcloud-emulator
-	$(CARGO) bench -p k3strading-provider
+	$(CARGO) bench -p k3strading-provider --bench cluster

@@ -44,8 +44,8 @@ variable "app_count" {
   type        = number
   default     = 1
   validation {
-    condition     = var.app_count >= 0 && var.app_count <= 20
-    error_message = "app_count must be between 0 and 20."
+    condition     = var.app_count >= 0 && var.app_count <= 200 && floor(var.app_count) == var.app_count
+    error_message = "app_count must be a whole number from 0 to 200 (app VMs take 10.0.1.30 to 10.0.1.229)."
   }
 }
 

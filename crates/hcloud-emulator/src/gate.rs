@@ -73,6 +73,8 @@ pub struct LogEntry {
     pub status: u16,
     /// Handling time.
     pub micros: u64,
+    /// When the request arrived: milliseconds since the cloud started.
+    pub at_ms: u64,
     /// Correlation id sent.
     pub correlation_id: String,
     /// Names of the request headers, sorted; never their values (one of
@@ -117,6 +119,7 @@ pub struct GateState {
     /// Extra latency for every request.
     pub latency_ms: AtomicU64,
     seq: AtomicU64,
+    born: Instant,
 }
 
 impl GateState {
@@ -133,6 +136,7 @@ impl GateState {
             log: Mutex::new(VecDeque::new()),
             latency_ms: AtomicU64::new(0),
             seq: AtomicU64::new(0),
+            born: Instant::now(),
         }
     }
 
@@ -323,6 +327,7 @@ pub async fn gate(State(emu): State<Emu>, req: Request, next: Next) -> Response 
         query,
         status,
         micros: started.elapsed().as_micros() as u64,
+        at_ms: started.saturating_duration_since(g.born).as_millis() as u64,
         correlation_id,
         headers,
     };
