@@ -251,7 +251,7 @@ fn apply(wd: &Workdir, cloud: &Cloud, app_nodes: u32, parallelism: u32) -> Resul
     let run = run.expect_code(0, "apply")?;
     drop(run);
     let state = cloud.admin("GET", "/state", None)?;
-    let servers = state["servers"].as_object().map_or(0, |o| o.len());
+    let servers = state["servers"].as_array().map_or(0, Vec::len);
     let requests = cloud.admin("GET", "/requests", None)?["requests"]
         .as_array()
         .cloned()

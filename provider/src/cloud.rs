@@ -10,6 +10,7 @@ use std::sync::Mutex;
 
 use ipnet::Ipv4Net;
 use k3strading_cluster::catalog::Catalog;
+use k3strading_cluster::memo::Memo;
 use k3strading_cluster::{Error, Field, Hetzner};
 use tfplug::{AttrPath, Ctx, Diagnostic, Diagnostics};
 
@@ -50,6 +51,8 @@ pub struct Cloud {
     catalog: tokio::sync::OnceCell<Catalog>,
     /// Plan bookkeeping.
     pub registry: Mutex<Registry>,
+    /// Cluster lookups shared by the node operations of this process.
+    pub memo: Memo,
 }
 
 impl Cloud {
@@ -59,6 +62,7 @@ impl Cloud {
             api,
             catalog: tokio::sync::OnceCell::new(),
             registry: Mutex::new(Registry::default()),
+            memo: Memo::default(),
         }
     }
 
@@ -78,7 +82,7 @@ impl Cloud {
 
 /// The cluster layer's view of a resource operation.
 pub fn hetzner<'a>(ctx: &'a Ctx<'_, Client>) -> Hetzner<'a> {
-    Hetzner::new(&ctx.client.cloud.api, &ctx.cancel)
+    Hetzner::new(&ctx.client.cloud.api, &ctx.cancel).with_memo(&ctx.client.cloud.memo)
 }
 
 /// A cluster error as a diagnostic; `attr` names the resource's attribute

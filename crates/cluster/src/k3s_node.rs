@@ -129,6 +129,13 @@ pub struct ControlPlane {
 impl ControlPlane {
     /// Reads the control plane of `cluster`; `None` when it does not exist.
     pub async fn find(hz: &Hetzner<'_>, cluster: &str) -> Result<Option<ControlPlane>, Error> {
+        match hz.memo {
+            Some(m) => m.control_plane(cluster, || Self::lookup(hz, cluster)).await,
+            None => Self::lookup(hz, cluster).await,
+        }
+    }
+
+    async fn lookup(hz: &Hetzner<'_>, cluster: &str) -> Result<Option<ControlPlane>, Error> {
         let name = names::control_plane(cluster);
         let servers = hz
             .api

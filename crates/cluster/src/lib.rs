@@ -31,6 +31,7 @@ mod error;
 pub mod firewall;
 pub mod inventory;
 pub mod k3s_node;
+pub mod memo;
 pub mod names;
 pub mod network;
 pub mod placement;
@@ -58,12 +59,26 @@ pub struct Hetzner<'a> {
     pub api: &'a hcloud::Client,
     /// Fires when the caller wants the work stopped (e.g. Ctrl-C).
     pub cancel: &'a CancellationToken,
+    /// Lookups shared with the caller's other operations, if it keeps them.
+    pub memo: Option<&'a memo::Memo>,
 }
 
 impl<'a> Hetzner<'a> {
     /// Bundles a client and a cancellation token.
     pub fn new(api: &'a hcloud::Client, cancel: &'a CancellationToken) -> Hetzner<'a> {
-        Hetzner { api, cancel }
+        Hetzner {
+            api,
+            cancel,
+            memo: None,
+        }
+    }
+
+    /// The same, sharing the cluster lookups of every operation given `memo`.
+    pub fn with_memo(self, memo: &'a memo::Memo) -> Hetzner<'a> {
+        Hetzner {
+            memo: Some(memo),
+            ..self
+        }
     }
 
     /// Waits for `action` within `deadline`.

@@ -91,6 +91,13 @@ pub async fn ensure(
 
 /// The cluster's network and its range, for nodes.
 pub async fn find(hz: &Hetzner<'_>, cluster: &str) -> Result<(Network, Ipv4Net), Error> {
+    match hz.memo {
+        Some(m) => m.network(cluster, || lookup(hz, cluster)).await,
+        None => lookup(hz, cluster).await,
+    }
+}
+
+async fn lookup(hz: &Hetzner<'_>, cluster: &str) -> Result<(Network, Ipv4Net), Error> {
     let mine = hcloud::labels::Selector::new().eq(names::CLUSTER, cluster);
     let network = hz
         .api

@@ -40,6 +40,21 @@ pub async fn ensure(
     name: &str,
     labels: &Labels,
 ) -> Result<PlacementGroup, Error> {
+    match hz.memo {
+        Some(m) => {
+            m.placement_group(cluster, name, || ensure_now(hz, cluster, name, labels))
+                .await
+        }
+        None => ensure_now(hz, cluster, name, labels).await,
+    }
+}
+
+async fn ensure_now(
+    hz: &Hetzner<'_>,
+    cluster: &str,
+    name: &str,
+    labels: &Labels,
+) -> Result<PlacementGroup, Error> {
     let find = || async {
         Ok::<_, hcloud::Error>(
             hz.api

@@ -100,6 +100,16 @@ async fn ensure(
 
 /// The id of the cluster's Primary IP `logical`.
 pub async fn find(hz: &Hetzner<'_>, cluster: &str, logical: &str) -> Result<Id, Error> {
+    match hz.memo {
+        Some(m) => {
+            m.primary_ip(cluster, logical, || lookup(hz, cluster, logical))
+                .await
+        }
+        None => lookup(hz, cluster, logical).await,
+    }
+}
+
+async fn lookup(hz: &Hetzner<'_>, cluster: &str, logical: &str) -> Result<Id, Error> {
     let mine = hcloud::labels::Selector::new().eq(names::CLUSTER, cluster);
     hz.api
         .primary_ips(Some(&mine), Some(&names::primary_ip(cluster, logical)))

@@ -41,6 +41,13 @@ pub async fn replace(
 
 /// The cluster's key, as registered by [`replace`].
 pub async fn find(hz: &Hetzner<'_>, cluster: &str) -> Result<SshKey, Error> {
+    match hz.memo {
+        Some(m) => m.ssh_key(cluster, || lookup(hz, cluster)).await,
+        None => lookup(hz, cluster).await,
+    }
+}
+
+async fn lookup(hz: &Hetzner<'_>, cluster: &str) -> Result<SshKey, Error> {
     let mine = Selector::new().eq(names::CLUSTER, cluster);
     hz.api
         .ssh_keys(Some(&mine), Some(&names::ssh_key(cluster)))

@@ -82,10 +82,12 @@ pub struct PollPolicy {
 }
 
 impl Default for PollPolicy {
+    /// 0.5 s, then every second. Polls are shared by every wait of a client,
+    /// so a short cap costs one request per second however many actions run.
     fn default() -> Self {
         PollPolicy {
             initial: Duration::from_millis(500),
-            cap: Duration::from_secs(10),
+            cap: Duration::from_secs(1),
         }
     }
 }
@@ -133,6 +135,7 @@ struct Inner {
     cfg: Config,
     rate: Mutex<RateState>,
     counters: Mutex<BTreeMap<String, u64>>,
+    pub(crate) poller: crate::actions::Poller,
 }
 
 /// A Hetzner Cloud API client. Cheap to clone.
@@ -261,8 +264,14 @@ impl Client {
                 cfg,
                 rate: Mutex::new(RateState::default()),
                 counters: Mutex::default(),
+                poller: crate::actions::Poller::default(),
             }),
         })
+    }
+
+    /// The action poller every clone of this client shares.
+    pub(crate) fn poller(&self) -> &crate::actions::Poller {
+        &self.inner.poller
     }
 
     /// The settings.

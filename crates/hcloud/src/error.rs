@@ -178,6 +178,55 @@ pub enum Error {
 }
 
 impl Error {
+    /// A copy, for telling several waiters about one failure.
+    pub fn duplicate(&self) -> Error {
+        match self {
+            Error::Transport {
+                method,
+                path,
+                message,
+                ambiguous,
+            } => Error::Transport {
+                method: method.clone(),
+                path: path.clone(),
+                message: message.clone(),
+                ambiguous: *ambiguous,
+            },
+            Error::Api {
+                method,
+                path,
+                error,
+            } => Error::Api {
+                method: method.clone(),
+                path: path.clone(),
+                error: error.clone(),
+            },
+            Error::Decode {
+                method,
+                path,
+                status,
+                message,
+            } => Error::Decode {
+                method: method.clone(),
+                path: path.clone(),
+                status: *status,
+                message: message.clone(),
+            },
+            Error::ActionFailed { id, command, error } => Error::ActionFailed {
+                id: *id,
+                command: command.clone(),
+                error: error.clone(),
+            },
+            Error::Timeout { what, after } => Error::Timeout {
+                what: what.clone(),
+                after: *after,
+            },
+            Error::Cancelled => Error::Cancelled,
+            Error::Invalid(m) => Error::Invalid(m.clone()),
+            Error::Endpoint(e) => Error::Invalid(e.to_string()),
+        }
+    }
+
     /// The API error code, if this is an API error.
     pub fn code(&self) -> Option<&ErrorCode> {
         match self {

@@ -317,6 +317,8 @@ impl Resource<Client> for ClusterResource {
         let install_k3s = planned.get_bool("install_k3s").unwrap_or(true);
         let k3s_token = secrets::Secret::new(token.as_str());
         let mut built = ClusterBuilt::default();
+        let memo = &ctx.client.cloud.memo;
+        memo.forget(&spec.name);
         let result = converge::cluster(
             &hetzner(ctx),
             &spec,
@@ -328,6 +330,7 @@ impl Resource<Client> for ClusterResource {
             &mut built,
         )
         .await;
+        memo.forget(&spec.name);
         record(&mut state, &built);
         match result {
             Ok(()) => Ok(state),
@@ -382,6 +385,7 @@ impl Resource<Client> for ClusterResource {
         let relabel = prior.get("labels") != planned.get("labels");
         let public_key = planned.get_str("ssh_public_key").unwrap_or_default();
         let host_key = planned.get_str("host_public_key").unwrap_or_default();
+        ctx.client.cloud.memo.forget(&spec.name);
         let ips = converge::update_cluster(
             &hetzner(ctx),
             &spec,
@@ -391,8 +395,9 @@ impl Resource<Client> for ClusterResource {
             relabel,
             deadline,
         )
-        .await
-        .map_err(|e| diag(&e, attr))?;
+        .await;
+        ctx.client.cloud.memo.forget(&spec.name);
+        let ips = ips.map_err(|e| diag(&e, attr))?;
         let mut state = planned.clone();
         let ids = ips.iter().map(|(k, a)| (k.clone(), a.id)).collect();
         let addrs = ips.iter().map(|(k, a)| (k.clone(), a.ip.clone())).collect();
@@ -403,14 +408,16 @@ impl Resource<Client> for ClusterResource {
 
     async fn delete(&self, ctx: &Ctx<'_, Client>, prior: &Value) -> Result<(), Diagnostics> {
         let name = prior.get_str("name").unwrap_or_default();
-        teardown(
+        ctx.client.cloud.memo.forget(name);
+        let gone = teardown(
             &hetzner(ctx),
             name,
             Scope::ControlPlaneOnly,
             timeout(prior, "delete", d::DELETE_TIMEOUT),
         )
-        .await
-        .map_err(|e| diag(&e, attr).into())
+        .await;
+        ctx.client.cloud.memo.forget(name);
+        gone.map_err(|e| diag(&e, attr).into())
     }
 
     fn upgrade(&self, from_version: i64, state: &serde_json::Value) -> Result<Value, Diagnostics> {

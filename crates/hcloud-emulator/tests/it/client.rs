@@ -282,6 +282,73 @@ async fn action_waits_batch_at_most_25_ids_per_poll_and_report_failures() {
     cloud.assert_spec_clean();
 }
 
+/// Separate waits of one client (a node resource each, in the provider)
+/// share the poller: twenty concurrent waits cost about as many polls as
+/// one, each poll asks for every action still running, and a wait that gives
+/// up stops being polled for.
+#[tokio::test]
+async fn concurrent_waits_share_one_poller() {
+    let mut opts = options();
+    opts.latency = hcloud_emulator::world::Latency::Realistic { scale: 0.02 };
+    let cloud = Cloud::start(opts).await;
+    let c = cloud.client();
+    let single = c.create_server(&server_body("alone")).await.unwrap().action;
+    c.wait_action(&single, Duration::from_secs(20), &CancellationToken::new())
+        .await
+        .unwrap();
+    let alone = c.request_counts().get("GET /actions").copied().unwrap_or(0);
+    assert!(alone >= 2, "a 180 ms create took {alone} polls");
+
+    let mut actions = Vec::new();
+    for i in 0..20 {
+        actions.push(
+            c.create_server(&server_body(&format!("shared-{i}")))
+                .await
+                .unwrap()
+                .action,
+        );
+    }
+    let before = c.request_counts().get("GET /actions").copied().unwrap_or(0);
+    let mut waits = tokio::task::JoinSet::new();
+    for a in actions {
+        let c = c.clone();
+        waits.spawn(async move {
+            c.wait_action(&a, Duration::from_secs(20), &CancellationToken::new())
+                .await
+        });
+    }
+    while let Some(w) = waits.join_next().await {
+        w.unwrap().unwrap();
+    }
+    let shared = c.request_counts()["GET /actions"] - before;
+    assert!(
+        shared <= alone + 2,
+        "20 concurrent waits took {shared} polls; one wait alone took {alone}"
+    );
+
+    // A wait that gives up leaves nothing polling behind it.
+    cloud
+        .admin(
+            "action-faults",
+            json!({ "command": "create_server", "mode": "stuck" }),
+        )
+        .await;
+    let stuck = c.create_server(&server_body("stuck")).await.unwrap().action;
+    let err = c
+        .wait_action(
+            &stuck,
+            Duration::from_millis(100),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let after_giving_up = c.request_counts()["GET /actions"];
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(c.request_counts()["GET /actions"], after_giving_up);
+}
+
 #[tokio::test]
 async fn the_token_never_shows_in_errors_or_debug_output() {
     let cloud = Cloud::default().await;
