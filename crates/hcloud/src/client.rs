@@ -126,6 +126,15 @@ struct RateState {
     limit: Option<u64>,
     remaining: Option<u64>,
     reset: Option<u64>,
+    /// Our running count of the budget: the answers' `RateLimit-Remaining`
+    /// minus every request sent since, plus the refill. Below the reserve,
+    /// each request reserves the next free slot, so concurrent requests
+    /// queue one refill apart instead of bursting into a 429.
+    tokens: Option<f64>,
+    /// When `tokens` was last brought up to date.
+    at: Option<std::time::Instant>,
+    /// Refill per second, from `RateLimit-Reset` (when the bucket is full again).
+    refill: Option<f64>,
 }
 
 #[derive(Debug)]
@@ -305,21 +314,33 @@ impl Client {
         }
     }
 
-    /// Spreads requests out when the budget runs low, so it never runs dry.
+    /// Spreads requests out when the budget runs low, so it never runs dry:
+    /// every request takes a token from the client's own count first; below
+    /// the reserve (1 % of the limit, at least 2) it waits for the slot its
+    /// token will be refilled at. Waiting requests hold their slots, so a
+    /// burst of concurrent requests is spread at the refill rate.
     async fn pace(&self) {
-        let r = self.inner.rate.lock().map(|r| *r).unwrap_or_default();
-        let (Some(limit), Some(remaining), Some(reset)) = (r.limit, r.remaining, r.reset) else {
-            return;
+        let wait = {
+            let Ok(mut r) = self.inner.rate.lock() else {
+                return;
+            };
+            let (Some(limit), Some(tokens), Some(at)) = (r.limit, r.tokens, r.at) else {
+                return;
+            };
+            let now = std::time::Instant::now();
+            let refill = r.refill.unwrap_or(1.0).max(0.001);
+            let have = (tokens + refill * now.duration_since(at).as_secs_f64()).min(limit as f64);
+            let left = have - 1.0;
+            r.tokens = Some(left);
+            r.at = Some(now);
+            let reserve = (limit as f64 / 100.0).max(2.0);
+            if left >= reserve {
+                return;
+            }
+            Duration::from_secs_f64((reserve - left) / refill)
         };
-        let low_water = (limit / 20).max(2);
-        if remaining > low_water {
-            return;
-        }
-        let missing = limit.saturating_sub(remaining).max(1);
-        let per_token = Duration::from_secs(reset.saturating_sub(unix_now()).max(1))
-            / u32::try_from(missing).unwrap_or(u32::MAX);
-        let wait = per_token.min(self.inner.cfg.retry.max_rate_wait);
-        tracing::debug!(remaining, ?wait, "rate limit budget low; pacing");
+        let wait = wait.min(self.inner.cfg.retry.max_rate_wait);
+        tracing::debug!(?wait, "rate limit budget low; pacing");
         tokio::time::sleep(wait).await;
     }
 
@@ -334,12 +355,31 @@ impl Client {
             if let Some(l) = num("ratelimit-limit") {
                 r.limit = Some(l);
             }
-            if let Some(rem) = num("ratelimit-remaining") {
-                r.remaining = Some(rem);
-            }
             if let Some(reset) = num("ratelimit-reset") {
                 r.reset = Some(reset);
             }
+            let Some(rem) = num("ratelimit-remaining") else {
+                return;
+            };
+            r.remaining = Some(rem);
+            if let (Some(limit), Some(reset)) = (r.limit, r.reset) {
+                let secs = reset.saturating_sub(unix_now());
+                let missing = limit.saturating_sub(rem);
+                if secs > 0 && missing > 0 {
+                    r.refill = Some(missing as f64 / secs as f64);
+                }
+            }
+            // The answer knows what other clients spent; our count knows
+            // what is still on its way. Keep the lower.
+            let now = std::time::Instant::now();
+            let ours = match (r.tokens, r.at) {
+                (Some(t), Some(at)) => {
+                    t + r.refill.unwrap_or(1.0) * now.duration_since(at).as_secs_f64()
+                }
+                _ => f64::INFINITY,
+            };
+            r.tokens = Some(ours.min(rem as f64));
+            r.at = Some(now);
         }
     }
 

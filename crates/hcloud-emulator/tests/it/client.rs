@@ -174,6 +174,36 @@ async fn the_client_paces_itself_before_the_budget_runs_dry() {
     assert!(remaining.is_some());
 }
 
+/// A burst of concurrent requests (fifty nodes at once) against a nearly
+/// empty bucket queues at the refill rate instead of meeting 429s.
+#[tokio::test]
+async fn concurrent_requests_reserve_their_slots_instead_of_bursting_into_429s() {
+    let mut opts = options();
+    opts.rate_limit = 400;
+    opts.refill_per_sec = 40.0;
+    let cloud = Cloud::start(opts).await;
+    let c = cloud.client();
+    c.locations().await.unwrap();
+    // The bucket at a tenth, as after a busy hour.
+    cloud.admin("budget", json!({ "remaining": 40 })).await;
+    c.locations().await.unwrap();
+    let mut burst = tokio::task::JoinSet::new();
+    for _ in 0..120 {
+        let c = c.clone();
+        burst.spawn(async move { c.locations().await });
+    }
+    while let Some(r) = burst.join_next().await {
+        r.unwrap().unwrap();
+    }
+    let rejected = cloud
+        .requests()
+        .await
+        .iter()
+        .filter(|r| r.ends_with(" 429"))
+        .count();
+    assert_eq!(rejected, 0, "the burst ran the budget dry");
+}
+
 #[tokio::test]
 async fn an_ambiguous_create_is_adopted_without_a_duplicate() {
     let cloud = Cloud::default().await;
