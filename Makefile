@@ -47,5 +47,7 @@ test: setup lint
 bench: setup
 	$(CARGO) build --release --bins
 	$(CARGO) run --release -p k3strading-e2e --bin protocol-bench
+	$(CARGO) build --release -p k3strading-provider
+	$(CARGO) run --release -p k3strading-e2e --bin start-bench
 	$(CARGO) bench -p hcloud-emulator
 	$(CARGO) bench -p k3strading-provider --bench cluster

@@ -106,6 +106,40 @@ async fn the_announced_certificate_signed_with_another_key_is_refused() {
 }
 
 #[tokio::test]
+async fn every_start_announces_a_new_certificate_with_a_new_key_and_serves_it() {
+    // The key comes from the process's random number generator, which the
+    // operating system seeds anew in every process: two starts never share it.
+    let id = ClientIdentity::generate().unwrap();
+    let a = Plugin::start(Path::new(BIN), &id).unwrap();
+    let b = Plugin::start(Path::new(BIN), &id).unwrap();
+    assert_ne!(a.server_cert, b.server_cert);
+    assert_ne!(
+        p256_public_key(&a.server_cert),
+        p256_public_key(&b.server_cert)
+    );
+    // Each serves the certificate it announced (the client pins it).
+    for plugin in [&a, &b] {
+        plugin.tls_answer(Some(&id)).await.unwrap();
+    }
+}
+
+/// The public key (uncompressed point) in a P-256 certificate.
+fn p256_public_key(cert: &[u8]) -> &[u8] {
+    // SubjectPublicKeyInfo up to its key: SEQUENCE { SEQUENCE { id-ecPublicKey,
+    // prime256v1 }, BIT STRING of 66 bytes with no unused bits }.
+    const SPKI: [u8; 26] = [
+        0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
+        0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    ];
+    let at = cert
+        .windows(SPKI.len())
+        .position(|w| w == SPKI)
+        .expect("the server certificate holds a P-256 key")
+        + SPKI.len();
+    &cert[at..at + 65]
+}
+
+#[tokio::test]
 async fn stop_provider_cancels_but_keeps_the_server_running() {
     let (mut plugin, id) = start();
     let mut client = plugin.connect(Some(&id)).await.unwrap();
