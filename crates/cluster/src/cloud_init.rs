@@ -111,6 +111,11 @@ pub fn render(u: &UserData) -> String {
                 "      ExecStart=/bin/sh -c 'iptables -t nat -C POSTROUTING -s {network_cidr} ! -d {network_cidr} -j MASQUERADE 2>/dev/null || iptables -t nat -A POSTROUTING -s {network_cidr} ! -d {network_cidr} -j MASQUERADE'"
             );
             files.push_str("      [Install]\n      WantedBy=multi-user.target\n");
+            // Every node's K3s steps jump through this server at once: the
+            // default MaxStartups (10:30:100) would drop connections from the
+            // eleventh pending login on.
+            files.push_str("  - path: /etc/ssh/sshd_config.d/90-k3strading-jump.conf\n");
+            files.push_str("    content: |\n      MaxStartups 256:30:512\n");
             cmds.push_str("  - [sysctl, --system]\n");
             cmds.push_str("  - [systemctl, daemon-reload]\n");
             cmds.push_str("  - [systemctl, enable, --now, k3strading-nat.service]\n");

@@ -364,6 +364,12 @@ fn reachable(tf: &Terraform, prefix: &str, pool: &str, login: Login) {
         ssh_until_up(&config, &[cp, "hostname"]),
         "k3s-trading-dev-control"
     );
+    // Its sshd admits every node's login at once (it is every node's jump host).
+    let effective = ssh_until_up(&config, &[cp, "sshd", "-T"]);
+    assert!(
+        effective.lines().any(|l| l == "maxstartups 256:30:512"),
+        "the control plane's sshd keeps the default MaxStartups"
+    );
     // A private-only node through the control plane as a jump host (the jump
     // is pinned by the same known_hosts, through the config file).
     assert_eq!(
