@@ -13,6 +13,9 @@
 #   TERRAFORM, K3STRADING          the binaries (default: terraform, k3strading)
 #   K3STRADING_TF_DIR              the Terraform module (default: terraform)
 #   K3STRADING_TF_DEV_OVERRIDES=1  skip `terraform init` (dev_overrides need none)
+#   K3STRADING_TF_PARALLELISM      terraform apply's -parallelism (default 64: every
+#                                  node of a 50-app-node cluster at once; Terraform's
+#                                  10 would build them in waves)
 #   GITHUB_STEP_SUMMARY            a Markdown summary is appended to this file
 set -euo pipefail
 
@@ -88,7 +91,8 @@ create() {
     "$tf" -chdir="$tf_dir" init -input=false
   fi
   TF_LOG_PROVIDER=INFO TF_LOG_PATH="$out/terraform.log" \
-    "$tf" -chdir="$tf_dir" apply -input=false -auto-approve -var "env=$env"
+    "$tf" -chdir="$tf_dir" apply -input=false -auto-approve \
+    -parallelism="${K3STRADING_TF_PARALLELISM:-64}" -var "env=$env"
   local applied=$((SECONDS - started))
   phase_table "$out/terraform.log" > "$out/phases.txt"
 

@@ -368,7 +368,8 @@ fn reachable(tf: &Terraform, prefix: &str, pool: &str, login: Login) {
     let effective = ssh_until_up(&config, &[cp, "sshd", "-T"]);
     assert!(
         effective.lines().any(|l| l == "maxstartups 256:30:512"),
-        "the control plane's sshd keeps the default MaxStartups"
+        "the control plane's sshd keeps the default MaxStartups: {:?}",
+        effective.lines().filter(|l| l.starts_with("maxst")).collect::<Vec<_>>()
     );
     // A private-only node through the control plane as a jump host (the jump
     // is pinned by the same known_hosts, through the config file).

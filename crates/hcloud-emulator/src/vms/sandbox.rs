@@ -81,7 +81,9 @@ fn write(path: &Path, bytes: &[u8], mode: u32, append: bool) -> Result<(), VmErr
 
 fn sshd_config(host_keys: &[String]) -> String {
     let mut c = String::from(
-        "# Written by the local cloud at first boot.\nPort 22\nListenAddress 0.0.0.0\n",
+        "# Written by the local cloud at first boot. Drop-ins come first, as in\n\
+         # Ubuntu's image (sshd keeps the first value it reads of a setting).\n\
+         Include /etc/ssh/sshd_config.d/*.conf\nPort 22\nListenAddress 0.0.0.0\n",
     );
     for k in host_keys {
         c.push_str(&format!("HostKey /etc/ssh/{k}\n"));
@@ -90,7 +92,7 @@ fn sshd_config(host_keys: &[String]) -> String {
         "PidFile /run/sshd.pid\nPermitRootLogin prohibit-password\nPubkeyAuthentication yes\n\
          AuthorizedKeysFile .ssh/authorized_keys\nPasswordAuthentication no\n\
          KbdInteractiveAuthentication no\nUsePAM no\nAllowTcpForwarding yes\nX11Forwarding no\n\
-         PrintMotd no\nMaxStartups 100:30:200\nSubsystem sftp /usr/lib/openssh/sftp-server\n",
+         PrintMotd no\nSubsystem sftp /usr/lib/openssh/sftp-server\n",
     );
     c
 }

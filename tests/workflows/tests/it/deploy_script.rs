@@ -155,7 +155,7 @@ echo "| PHASE | $1 |""#,
     assert_eq!(lines[0], "terraform -chdir=terraform init -input=false");
     assert_eq!(
         lines[1],
-        "terraform -chdir=terraform apply -input=false -auto-approve -var env=dev"
+        "terraform -chdir=terraform apply -input=false -auto-approve -parallelism=64 -var env=dev"
     );
     for sub in ["bootstrap", "status"] {
         let call = lines
