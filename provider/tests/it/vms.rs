@@ -369,7 +369,10 @@ fn reachable(tf: &Terraform, prefix: &str, pool: &str, login: Login) {
     assert!(
         effective.lines().any(|l| l == "maxstartups 256:30:512"),
         "the control plane's sshd keeps the default MaxStartups: {:?}",
-        effective.lines().filter(|l| l.starts_with("maxst")).collect::<Vec<_>>()
+        effective
+            .lines()
+            .filter(|l| l.starts_with("maxst"))
+            .collect::<Vec<_>>()
     );
     // A private-only node through the control plane as a jump host (the jump
     // is pinned by the same known_hosts, through the config file).
