@@ -177,7 +177,7 @@ struct Applied {
     servers: usize,
     requests: Vec<Value>,
     peak_kb: u64,
-    phases: BTreeMap<String, Vec<f64>>,
+    phases: BTreeMap<String, Vec<(f64, String)>>,
 }
 
 fn module_workdir(tf: &Terraform, cloud: &Cloud) -> Result<Workdir> {
@@ -199,9 +199,9 @@ fn module_workdir(tf: &Terraform, cloud: &Cloud) -> Result<Workdir> {
     Ok(wd)
 }
 
-/// The provider's "phase done" lines: phase → durations in seconds.
-fn phases(log: &Path) -> BTreeMap<String, Vec<f64>> {
-    let mut out: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+/// The provider's "phase done" lines: phase → (seconds, resource).
+fn phases(log: &Path) -> BTreeMap<String, Vec<(f64, String)>> {
+    let mut out: BTreeMap<String, Vec<(f64, String)>> = BTreeMap::new();
     let text = std::fs::read_to_string(log).unwrap_or_default();
     for line in text.lines().filter(|l| l.contains("phase done:")) {
         let phase = line
@@ -217,8 +217,13 @@ fn phases(log: &Path) -> BTreeMap<String, Vec<f64>> {
             .split_once(" took_ms=")
             .and_then(|(_, r)| r.split_whitespace().next())
             .and_then(|v| v.parse::<f64>().ok());
+        let node = line
+            .split_once(" node=")
+            .and_then(|(_, r)| r.split_whitespace().next())
+            .unwrap_or("?")
+            .to_owned();
         if let (Some(p), Some(t)) = (phase, took) {
-            out.entry(p).or_default().push(t / 1000.0);
+            out.entry(p).or_default().push((t / 1000.0, node));
         }
     }
     out
@@ -226,7 +231,12 @@ fn phases(log: &Path) -> BTreeMap<String, Vec<f64>> {
 
 fn apply(wd: &Workdir, cloud: &Cloud, app_nodes: u32, parallelism: u32) -> Result<Applied> {
     cloud.admin("DELETE", "/requests", None)?;
-    let log = wd.path().join("apply.log");
+    let log = match std::env::var_os("BENCH_LOG_DIR") {
+        Some(dir) => {
+            PathBuf::from(dir).join(format!("apply-{app_nodes}-{}.log", std::process::id()))
+        }
+        None => wd.path().join("apply.log"),
+    };
     let _ = std::fs::remove_file(&log);
     let watch = MemoryWatch::start();
     let t = Instant::now();
@@ -366,11 +376,11 @@ fn report(label: &str, a: &Applied, scale: f64) {
     println!("  busiest endpoints: {}", top.join(", "));
     println!("  phases (median / max over resources, s):");
     for (phase, mut t) in a.phases.clone() {
-        t.sort_by(f64::total_cmp);
-        let median = t[t.len() / 2];
-        let max = t[t.len() - 1];
+        t.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let median = t[t.len() / 2].0;
+        let (max, slowest) = &t[t.len() - 1];
         println!(
-            "    {phase:<30} {median:>6.2} / {max:>6.2}  ({} resources)",
+            "    {phase:<30} {median:>6.2} / {max:>6.2}  ({} resources; slowest {slowest})",
             t.len()
         );
     }
@@ -500,6 +510,10 @@ fn main() -> Result<()> {
         tf.label
     );
 
+    // BENCH_STEPS picks parts: scale, plan, low (default: all; the seed
+    // layout always runs, as the yardstick).
+    let steps = std::env::var("BENCH_STEPS").unwrap_or_else(|_| "scale,plan,low".into());
+    let step = |s: &str| steps.split(',').any(|x| x.trim() == s);
     let cloud = Cloud::start(scale, "bch", "100.64.230.0/24")?;
     let wd = module_workdir(&tf, &cloud)?;
     let seed = apply(&wd, &cloud, 1, parallelism)?;
@@ -510,6 +524,9 @@ fn main() -> Result<()> {
     );
     let gone = destroy(&wd, 1, parallelism)?;
     println!("  destroy {:.1} s", gone.as_secs_f64());
+    if !(step("scale") || step("plan") || step("low")) {
+        return Ok(());
+    }
 
     let big = apply(&wd, &cloud, app_nodes, parallelism)?;
     report(
@@ -521,13 +538,18 @@ fn main() -> Result<()> {
         "  ratio to the seed layout's apply: {:.2}",
         big.wall.as_secs_f64() / seed.wall.as_secs_f64()
     );
-    plans(&tf, &wd, app_nodes)?;
+    if step("plan") {
+        plans(&tf, &wd, app_nodes)?;
+    }
     let gone = destroy(&wd, app_nodes, parallelism)?;
     println!(
         "destroy of {app_nodes} app nodes {:.1} s",
         gone.as_secs_f64()
     );
 
+    if !step("low") {
+        return Ok(());
+    }
     // Hetzner's bucket need not be full: start at 10 % of it.
     cloud.admin("POST", "/budget", Some(r#"{"remaining":360}"#))?;
     let low = apply(&wd, &cloud, app_nodes, parallelism)?;

@@ -26,8 +26,10 @@ pub async fn ensure_all(
     deadline: Duration,
 ) -> Result<BTreeMap<String, Address>, Error> {
     let mut out = BTreeMap::new();
+    let mut protecting = Vec::new();
     for logical in &spec.primary_ips {
-        let ip = ensure(hz, spec, logical, deadline).await?;
+        let (ip, protect) = ensure(hz, spec, logical).await?;
+        protecting.extend(protect);
         out.insert(
             logical.clone(),
             Address {
@@ -36,15 +38,18 @@ pub async fn ensure_all(
             },
         );
     }
+    // Both protections at once: one wait, not one per address.
+    hz.wait_all(&protecting, deadline, "protect the Primary IPs")
+        .await?;
     Ok(out)
 }
 
+/// The Primary IP, and the action turning its delete protection on, if it was off.
 async fn ensure(
     hz: &Hetzner<'_>,
     spec: &ClusterSpec,
     logical: &str,
-    deadline: Duration,
-) -> Result<PrimaryIp, Error> {
+) -> Result<(PrimaryIp, Option<hcloud::Action>), Error> {
     let api = hz.api;
     let name = names::primary_ip(&spec.name, logical);
     let mut labels = spec.object_labels();
@@ -88,14 +93,16 @@ async fn ensure(
                 .0
         }
     };
-    if !ip.protection.delete {
-        let a = api
-            .protect_primary_ip(ip.id, true)
-            .await
-            .map_err(|e| Error::api("protect a Primary IP", e))?;
-        hz.wait(&a, deadline, "protect a Primary IP").await?;
-    }
-    Ok(ip)
+    let protect = if ip.protection.delete {
+        None
+    } else {
+        Some(
+            api.protect_primary_ip(ip.id, true)
+                .await
+                .map_err(|e| Error::api("protect a Primary IP", e))?,
+        )
+    };
+    Ok((ip, protect))
 }
 
 /// The id of the cluster's Primary IP `logical`.

@@ -196,8 +196,11 @@ async fn create(
     if adopted {
         tracing::info!(server = %spec.name, "create answer was lost; adopted the server it made");
     }
+    let mut server = server;
     if let Some(a) = action {
         hz.wait(&a, deadline, "create the server").await?;
+        // Created with start_after_create = false: it is off now, no need to ask.
+        server.status = ServerStatus::Off;
     }
     Ok(server)
 }

@@ -82,7 +82,7 @@ pub fn install_script(spec: &InstallSpec) -> Result<String, RenderError> {
         s,
         "if [ \"$installed\" != \"$VERSION\" ]; then\n  \
          installer=\"$(mktemp)\"\n  \
-         curl -sfL --retry 3 -o \"$installer\" {url} || fail \"could not download the K3s installer\"\n  \
+         curl -sfL --connect-timeout 10 --retry 5 --retry-connrefused -o \"$installer\" {url} || fail \"could not download the K3s installer\"\n  \
          INSTALL_K3S_VERSION=\"$VERSION\" INSTALL_K3S_EXEC={exec}{url_env} \\\n    \
          timeout \"$WAIT\" sh \"$installer\" || fail \"K3s $VERSION did not install and start\"\n  \
          rm -f \"$installer\"\n  \

@@ -71,7 +71,7 @@ if [ -x /usr/local/bin/k3s ]; then
 fi
 if [ "$installed" != "$VERSION" ]; then
   installer="$(mktemp)"
-  curl -sfL --retry 3 -o "$installer" 'https://get.k3s.io' || fail "could not download the K3s installer"
+  curl -sfL --connect-timeout 10 --retry 5 --retry-connrefused -o "$installer" 'https://get.k3s.io' || fail "could not download the K3s installer"
   INSTALL_K3S_VERSION="$VERSION" INSTALL_K3S_EXEC=server \
     timeout "$WAIT" sh "$installer" || fail "K3s $VERSION did not install and start"
   rm -f "$installer"
