@@ -76,6 +76,36 @@ impl Inventory {
     }
 }
 
+/// Server `id` of `cluster`, for a refresh; `None` when it is gone. With a
+/// memo, every refresh of the process shares one list of the cluster's
+/// servers (at most 10 s old, dropped whenever the process changes a server
+/// of the cluster); a server missing from that list is read alone.
+pub async fn server_for_refresh(
+    hz: &Hetzner<'_>,
+    cluster: &str,
+    id: Id,
+) -> Result<Option<Server>, Error> {
+    if let Some(memo) = hz.memo {
+        let mine = Selector::new().eq(names::CLUSTER, cluster);
+        let list = memo
+            .cluster_servers(cluster, || async {
+                hz.api
+                    .servers(Some(&mine), None)
+                    .await
+                    .map_err(|e| Error::api("list the cluster's servers", e))
+            })
+            .await?;
+        if let Some(s) = list.iter().find(|s| s.id == id) {
+            return Ok(Some(s.clone()));
+        }
+    }
+    match hz.api.server(id).await {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(Error::api("read the server", e)),
+    }
+}
+
 /// The server named `name`, whoever owns it.
 pub async fn server_named(hz: &Hetzner<'_>, name: &str) -> Result<Option<Server>, Error> {
     Ok(hz

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
-use hcloud::models::{Id, Network, PlacementGroup, SshKey};
+use hcloud::models::{Id, Network, PlacementGroup, Server, SshKey};
 use ipnet::Ipv4Net;
 use tokio::sync::OnceCell;
 
@@ -37,7 +37,12 @@ struct Maps {
     /// By (cluster, group name).
     placement_groups: Map<(String, String), PlacementGroup>,
     control_planes: Map<String, ControlPlane>,
+    /// The cluster's servers as one list, for refreshes: (when listed, list).
+    servers: Map<String, (std::time::Instant, Arc<Vec<Server>>)>,
 }
+
+/// How long a list of a cluster's servers answers refreshes.
+const SERVERS_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn cell<K: Eq + Hash, T>(map: &mut Map<K, T>, key: K) -> Cell<T> {
     map.entry(key).or_default().clone()
@@ -54,8 +59,44 @@ impl Memo {
         m.networks.remove(cluster);
         m.ssh_keys.remove(cluster);
         m.control_planes.remove(cluster);
+        m.servers.remove(cluster);
         m.primary_ips.retain(|(c, _), _| c != cluster);
         m.placement_groups.retain(|(c, _), _| c != cluster);
+    }
+
+    /// Drops the list of `cluster`'s servers: a node was created, changed or deleted.
+    pub fn forget_servers(&self, cluster: &str) {
+        self.maps().servers.remove(cluster);
+    }
+
+    pub(crate) async fn cluster_servers<F, Fut>(
+        &self,
+        cluster: &str,
+        load: F,
+    ) -> Result<Arc<Vec<Server>>, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<Server>, Error>>,
+    {
+        let c = {
+            let mut m = self.maps();
+            let stale = m
+                .servers
+                .get(cluster)
+                .and_then(|c| c.get())
+                .is_some_and(|(at, _)| at.elapsed() > SERVERS_FRESH_FOR);
+            if stale {
+                m.servers.remove(cluster);
+            }
+            cell(&mut m.servers, cluster.to_owned())
+        };
+        let (_, list) = c
+            .get_or_try_init(|| async {
+                let at = std::time::Instant::now();
+                load().await.map(|l| (at, Arc::new(l)))
+            })
+            .await?;
+        Ok(list.clone())
     }
 
     pub(crate) async fn network<F, Fut>(

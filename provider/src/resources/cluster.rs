@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use k3strading_cluster::converge::{self, ClusterBuilt};
 use k3strading_cluster::defaults as d;
-use k3strading_cluster::inventory::Inventory;
+use k3strading_cluster::inventory::{self, Inventory};
 use k3strading_cluster::spec::ClusterSpec;
 use k3strading_cluster::teardown::{Scope, teardown};
 use k3strading_cluster::{Field, names, network, secrets};
@@ -349,13 +349,12 @@ impl Resource<Client> for ClusterResource {
             // so destroy still removes the network and friends.
             return Ok(state.get_i64("network_id").map(|_| state.clone()));
         };
-        let server = match ctx.client.cloud.api.server(cp).await {
-            Ok(s) => s,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => {
-                let e = k3strading_cluster::Error::api("read the control plane", e);
-                return Err(diag(&e, attr).into());
-            }
+        let name = state.get_str("name").unwrap_or_default();
+        let Some(server) = inventory::server_for_refresh(&hetzner(ctx), name, cp)
+            .await
+            .map_err(|e| Diagnostics::from(diag(&e, attr)))?
+        else {
+            return Ok(None);
         };
         let mut v = state.clone();
         v.set(

@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use k3strading_cluster::converge::{self, NodeBuilt};
 use k3strading_cluster::defaults as d;
 use k3strading_cluster::spec::{NodeSpec, Role};
-use k3strading_cluster::{Field, k3s_node, names, network};
+use k3strading_cluster::{Field, inventory, k3s_node, names, network};
 use tfplug::{
     Attribute, Ctx, Diagnostic, Diagnostics, Failure, Plan, Resource, Schema, Type, Value,
     validators,
@@ -273,6 +273,7 @@ impl Resource<Client> for NodeResource {
         config: &Value,
     ) -> Result<Value, Failure> {
         let spec = spec_of(planned)?;
+        ctx.client.cloud.memo.forget_servers(&spec.cluster);
         let install_k3s = planned.get_bool("install_k3s").unwrap_or(true);
         // Fail before anything is created when the K3s steps could not log in.
         let login = if install_k3s {
@@ -330,13 +331,12 @@ impl Resource<Client> for NodeResource {
         let Some(id) = state.get_i64("server_id") else {
             return Ok(None);
         };
-        let server = match ctx.client.cloud.api.server(id).await {
-            Ok(s) => s,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => {
-                let e = k3strading_cluster::Error::api("read the server", e);
-                return Err(diag(&e, attr).into());
-            }
+        let cluster = state.get_str("cluster").unwrap_or_default();
+        let Some(server) = inventory::server_for_refresh(&hetzner(ctx), cluster, id)
+            .await
+            .map_err(|e| Diagnostics::from(diag(&e, attr)))?
+        else {
+            return Ok(None);
         };
         let mut v = server_state(state.clone(), &server);
         v.set(
@@ -357,6 +357,7 @@ impl Resource<Client> for NodeResource {
             .get_i64("server_id")
             .ok_or_else(|| Diagnostic::error("Node has no server id in state", "re-import it"))?;
         let spec = spec_of(planned)?;
+        ctx.client.cloud.memo.forget_servers(&spec.cluster);
         let server = converge::relabel_node(&hetzner(ctx), id, &spec)
             .await
             .map_err(|e| diag(&e, attr))?;
@@ -395,9 +396,11 @@ impl Resource<Client> for NodeResource {
         if prior.get_bool("install_k3s").unwrap_or(false) {
             drain(ctx, prior, deadline).await;
         }
-        k3strading_cluster::server::delete(&hetzner(ctx), id, deadline)
-            .await
-            .map_err(|e| diag(&e, attr).into())
+        let cluster = prior.get_str("cluster").unwrap_or_default();
+        ctx.client.cloud.memo.forget_servers(cluster);
+        let gone = k3strading_cluster::server::delete(&hetzner(ctx), id, deadline).await;
+        ctx.client.cloud.memo.forget_servers(cluster);
+        gone.map_err(|e| diag(&e, attr).into())
     }
 
     async fn import(&self, ctx: &Ctx<'_, Client>, id: &str) -> Result<Value, Diagnostics> {

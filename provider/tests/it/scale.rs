@@ -61,7 +61,17 @@ fn scaled(tf: &Terraform, app_count: usize) {
         want.insert(format!("k3s-trading-dev-spread-{}", 3 + i), chunk.len());
     }
     assert_eq!(sizes, want);
+    let mark = cloud.mark();
     ok(run(&["plan", "-detailed-exitcode"]), "re-plan is empty");
+    // The refresh reads the servers as one list of the cluster (50 a page),
+    // not one request per resource.
+    let refresh = crate::requests::Requests::since(&cloud, &mark);
+    let reads = refresh.count("GET /servers/{id}", 200) + refresh.count("GET /servers", 200);
+    assert!(
+        reads <= 1 + servers.div_ceil(50) + 1,
+        "refreshing {servers} servers took {reads} server reads:\n{}",
+        refresh.render()
+    );
     ok(run(&["destroy", "-auto-approve"]), "destroy");
     let after = cloud.inventory();
     assert!(after.servers.is_empty(), "{after:?}");
