@@ -97,6 +97,13 @@ impl Cloud {
 
 impl Drop for Cloud {
     fn drop(&mut self) {
+        // The stand-in internet's request log, for looking into slow installs.
+        if let Some(dir) = std::env::var_os("BENCH_LOG_DIR") {
+            let _ = std::fs::copy(
+                "/run/bch-vms/inet/requests.log",
+                Path::new(&dir).join("inet-requests.log"),
+            );
+        }
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())
             .status();

@@ -48,7 +48,7 @@ pub fn schema() -> Schema {
             Attribute::number("poll_interval_ms")
                 .optional()
                 .validate(validators::int_between(50, 60_000))
-                .describe("First interval between action status polls, in milliseconds (doubles up to 10 s). Default 500."),
+                .describe("First interval between action status polls, in milliseconds; it then doubles up to 1 s (or to this value, if longer). One poll asks for every action of the run at once. Default 500."),
         )
         .attribute(
             Attribute::number("max_retries")

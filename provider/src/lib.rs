@@ -59,6 +59,7 @@ impl tfplug::Provider for K3sTrading {
         let mut cfg = hcloud::Config::new(settings.endpoint.as_str(), settings.token.clone());
         cfg.retry.max_tries = settings.max_retries + 1;
         cfg.poll.initial = settings.poll_interval;
+        cfg.poll.cap = cfg.poll.cap.max(settings.poll_interval);
         let api = hcloud::Client::new(cfg).map_err(|e| {
             let d = tfplug::Diagnostic::error("Could not set up the Hetzner client", e.to_string());
             match e {

@@ -180,8 +180,9 @@ fn inet_config(
 /// `serve --vms` inside its namespace.
 fn inet_serve(args: &[String]) -> Result<()> {
     let args = inet::server::parse(args)?;
+    // Two threads: fifty VMs download the K3s binary from it at once.
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+        .worker_threads(2)
         .enable_all()
         .build()?;
     rt.block_on(inet::server::run(args))?;

@@ -269,7 +269,8 @@ pub async fn run(args: Args) -> Result<(), InetError> {
                 let Ok((tcp, remote)) = conn else { continue };
                 let (tls, app) = (tls.clone(), app.clone());
                 tokio::spawn(async move {
-                    let deadline = Duration::from_secs(10);
+                    // Generous: fifty VMs shake hands at once on two busy cores.
+                    let deadline = Duration::from_secs(30);
                     let Ok(Ok(stream)) = tokio::time::timeout(deadline, tls.accept(tcp)).await else {
                         return;
                     };

@@ -83,8 +83,19 @@ pub fn install_script(spec: &InstallSpec) -> Result<String, RenderError> {
         "if [ \"$installed\" != \"$VERSION\" ]; then\n  \
          installer=\"$(mktemp)\"\n  \
          curl -sfL --connect-timeout 10 --retry 5 --retry-connrefused -o \"$installer\" {url} || fail \"could not download the K3s installer\"\n  \
-         INSTALL_K3S_VERSION=\"$VERSION\" INSTALL_K3S_EXEC={exec}{url_env} \\\n    \
-         timeout \"$WAIT\" sh \"$installer\" || fail \"K3s $VERSION did not install and start\"\n  \
+         tries=0\n  \
+         # A failed download (the installer fetches the binary) is tried again; a start that\n  \
+         # timed out (124) is not: it would only wait again.\n  \
+         until INSTALL_K3S_VERSION=\"$VERSION\" INSTALL_K3S_EXEC={exec}{url_env} \\\n      \
+         timeout \"$WAIT\" sh \"$installer\"; do\n    \
+         status=$?\n    \
+         tries=$((tries + 1))\n    \
+         if [ \"$status\" = 124 ] || [ \"$tries\" -ge 3 ]; then\n      \
+         fail \"K3s $VERSION did not install and start\"\n    \
+         fi\n    \
+         echo \"k3s install: attempt $tries failed (exit $status); trying again\"\n    \
+         sleep 2\n  \
+         done\n  \
          rm -f \"$installer\"\n  \
          echo \"installed K3s $VERSION\"",
         url = shell_quote(&spec.installer_url),

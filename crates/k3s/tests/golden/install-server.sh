@@ -72,8 +72,19 @@ fi
 if [ "$installed" != "$VERSION" ]; then
   installer="$(mktemp)"
   curl -sfL --connect-timeout 10 --retry 5 --retry-connrefused -o "$installer" 'https://get.k3s.io' || fail "could not download the K3s installer"
-  INSTALL_K3S_VERSION="$VERSION" INSTALL_K3S_EXEC=server \
-    timeout "$WAIT" sh "$installer" || fail "K3s $VERSION did not install and start"
+  tries=0
+  # A failed download (the installer fetches the binary) is tried again; a start that
+  # timed out (124) is not: it would only wait again.
+  until INSTALL_K3S_VERSION="$VERSION" INSTALL_K3S_EXEC=server \
+      timeout "$WAIT" sh "$installer"; do
+    status=$?
+    tries=$((tries + 1))
+    if [ "$status" = 124 ] || [ "$tries" -ge 3 ]; then
+      fail "K3s $VERSION did not install and start"
+    fi
+    echo "k3s install: attempt $tries failed (exit $status); trying again"
+    sleep 2
+  done
   rm -f "$installer"
   echo "installed K3s $VERSION"
 elif [ "$changed" = yes ]; then
