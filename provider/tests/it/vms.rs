@@ -620,6 +620,12 @@ fn k3s_steps_fail_with_the_log_tail_survive_dropped_connections_and_drain_on_del
     );
     assert!(all.contains("the first-boot K3s install exited"), "{all}");
     assert!(all.contains("k3s install:"), "no log tail in: {all}");
+    // A failed download is tried again, three times in all, before giving up.
+    assert!(
+        all.contains("k3s install: attempt 2 failed (exit 1); trying again"),
+        "the installer was not tried again: {all}"
+    );
+    assert!(!all.contains("attempt 3 failed"), "{all}");
     let state: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("terraform.tfstate")).unwrap())
             .unwrap();
