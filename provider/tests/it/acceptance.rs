@@ -130,14 +130,6 @@ impl Drop for Cleanup<'_> {
     }
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 /// `scripts/deploy.sh ACTION ENV` with real Terraform on `terraform/`, the
 /// provider built here (dev_overrides), and the `k3strading` built here.
 fn deploy(
@@ -147,26 +139,9 @@ fn deploy(
     env: &str,
     extra: &[(&str, &str)],
 ) -> Output {
-    let mut c = Command::new("timeout");
-    c.arg("1800")
-        .arg("bash")
-        .arg(repo().join("scripts/deploy.sh"))
-        .args([action, env]);
-    for (k, v) in wd.env_vars() {
-        c.env(k, v);
-    }
-    c.env("TERRAFORM", &wd.terraform().bin)
-        .env(
-            "K3STRADING",
-            Path::new(BIN).parent().unwrap().join("k3strading"),
-        )
-        .env("K3STRADING_TF_DIR", wd.path())
-        .env("K3STRADING_TF_DEV_OVERRIDES", "1")
-        .env("HCLOUD_TOKEN", &target.token)
-        .env_remove("HCLOUD_ENDPOINT")
-        .env_remove("K3STRADING_SSH_PRIVATE_KEY")
-        .env_remove("SSH_AUTH_SOCK")
-        .env_remove("TF_LOG");
+    let mut c = deploy_script(wd, action, env, 1800);
+    c.env("HCLOUD_TOKEN", &target.token)
+        .env_remove("HCLOUD_ENDPOINT");
     if let Some(e) = &target.endpoint {
         c.env("HCLOUD_ENDPOINT", e);
     }

@@ -58,6 +58,29 @@ pub fn vms_unavailable() -> Option<String> {
         .map(|e| e.to_string())
 }
 
+/// True, after saying why, when this machine cannot run the local cloud's
+/// VMs, so a VM test returns early; with `CI=true` that is a failure.
+pub fn vms_skipped() -> bool {
+    let Some(why) = vms_unavailable() else {
+        return false;
+    };
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true, but VMs cannot run here: {why}"
+    );
+    eprintln!("SKIP: the local cloud cannot run VMs here ({why})");
+    true
+}
+
+/// A finished program's stdout and stderr, for assertions and messages.
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 impl Cloud {
     /// A local cloud whose servers are VMs with real sshds (`--vms`), with
     /// its own namespace prefix and public pool.
@@ -315,4 +338,37 @@ pub fn converged(tf: &Terraform, cloud: &Cloud, wd: &Workdir, what: &str) {
 
 pub fn ok(run: anyhow::Result<Run>, what: &str) -> Run {
     run.unwrap().expect_code(0, what).unwrap()
+}
+
+/// `scripts/deploy.sh ACTION ENV` as the workflow runs it, on `wd`'s
+/// Terraform directory with `wd`'s Terraform, the provider built here
+/// (dev_overrides, so no init) and the `k3strading` built beside it; the
+/// login key comes from `terraform output`. Callers add the endpoint.
+pub fn deploy_script(
+    wd: &k3strading_e2e::Workdir,
+    action: &str,
+    env: &str,
+    limit_secs: u32,
+) -> std::process::Command {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/deploy.sh");
+    let mut c = std::process::Command::new("timeout");
+    c.arg(limit_secs.to_string())
+        .arg("bash")
+        .arg(script)
+        .args([action, env]);
+    for (k, v) in wd.env_vars() {
+        c.env(k, v);
+    }
+    c.env("TERRAFORM", &wd.terraform().bin)
+        .env(
+            "K3STRADING",
+            Path::new(BIN).parent().unwrap().join("k3strading"),
+        )
+        .env("K3STRADING_TF_DIR", wd.path())
+        .env("K3STRADING_TF_DEV_OVERRIDES", "1")
+        .env("CHECKPOINT_DISABLE", "1")
+        .env_remove("K3STRADING_SSH_PRIVATE_KEY")
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("TF_LOG");
+    c
 }

@@ -46,14 +46,6 @@ fn run(cloud: &Cloud, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 /// resourceVersion of every object kubectl lists for `kinds`.
 fn versions(get: &dyn Fn(&[&str]) -> Output, kinds: &str) -> Vec<(String, String)> {
     let out = get(&["get", kinds, "-A", "-o", "json"]);
@@ -84,12 +76,7 @@ fn versions(get: &dyn Fn(&[&str]) -> Output, kinds: &str) -> Vec<(String, String
 
 #[test]
 fn bootstrap_render_status_and_teardown_on_vms() {
-    if let Some(why) = vms_unavailable() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true, but VMs cannot run here: {why}"
-        );
-        eprintln!("SKIP: the local cloud cannot run VMs here ({why})");
+    if vms_skipped() {
         return;
     }
     let tf = &terraforms()[0];
@@ -480,36 +467,19 @@ pub fn documents(dir: &Path) -> Vec<Value> {
 /// then the stateless destroy.
 #[test]
 fn the_deploy_script_creates_and_destroys_on_vms() {
-    if let Some(why) = vms_unavailable() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true, but VMs cannot run here: {why}"
-        );
-        eprintln!("SKIP: the local cloud cannot run VMs here ({why})");
+    if vms_skipped() {
         return;
     }
     let tf = &terraforms()[0];
     let cloud = Cloud::start_vms("pds", "100.64.216.0/24");
     let wd = workdir(tf, &cloud, None);
     let dir = wd.path().to_path_buf();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/deploy.sh");
     let summary = dir.join("summary.md");
     let deploy = |action: &str| -> Output {
-        let mut c = Command::new("timeout");
-        c.arg("900").arg("bash").arg(&script).args([action, "dev"]);
-        for (k, v) in wd.env_vars() {
-            c.env(k, v);
-        }
-        c.env("TERRAFORM", &wd.terraform().bin)
-            .env("K3STRADING", k3strading_bin())
-            .env("K3STRADING_TF_DIR", &dir)
-            .env("K3STRADING_TF_DEV_OVERRIDES", "1")
+        deploy_script(&wd, action, "dev", 900)
             .env("GITHUB_STEP_SUMMARY", &summary)
-            .env("CHECKPOINT_DISABLE", "1")
-            .env_remove("K3STRADING_SSH_PRIVATE_KEY")
-            .env_remove("SSH_AUTH_SOCK")
-            .env_remove("TF_LOG");
-        c.output().unwrap()
+            .output()
+            .unwrap()
     };
     let created = deploy("create");
     assert!(
@@ -612,12 +582,7 @@ impl Drop for DetachedCloud {
 /// take it all down again, keeping only the two Primary IPs.
 #[test]
 fn make_run_shows_the_cluster_and_make_destroy_removes_it() {
-    if let Some(why) = vms_unavailable() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true, but VMs cannot run here: {why}"
-        );
-        eprintln!("SKIP: the local cloud cannot run VMs here ({why})");
+    if vms_skipped() {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();

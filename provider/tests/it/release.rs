@@ -18,14 +18,6 @@ fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 /// A root module that only requires the provider at VERSION.
 fn module(dir: &Path) {
     std::fs::write(

@@ -210,12 +210,7 @@ fn reachable_with_openssh(tf: &Terraform, prefix: &str, pool: &str) {
 }
 
 fn reachable(tf: &Terraform, prefix: &str, pool: &str, login: Login) {
-    if let Some(why) = vms_unavailable() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true, but VMs cannot run here: {why}"
-        );
-        eprintln!("SKIP: the local cloud cannot run VMs here ({why})");
+    if vms_skipped() {
         return;
     }
     let cloud = Cloud::start_vms(prefix, pool);
@@ -585,12 +580,7 @@ fn inet_requests(prefix: &str) -> String {
 
 #[test]
 fn k3s_steps_fail_with_the_log_tail_survive_dropped_connections_and_drain_on_delete() {
-    if let Some(why) = vms_unavailable() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true, but VMs cannot run here: {why}"
-        );
-        eprintln!("SKIP: the local cloud cannot run VMs here ({why})");
+    if vms_skipped() {
         return;
     }
     let prefix = "pvf";
