@@ -2,7 +2,7 @@
 #   make run    the main job: terraform apply -var env=dev of terraform/ on the local cloud,
 #               then k3strading bootstrap (make destroy tears it down)
 #   make test   every test, exactly as CI runs them
-.PHONY: run destroy example test setup build lint fuzz-build bench install
+.PHONY: run destroy example test setup build lint fuzz-build bench campaign install
 
 CARGO ?= cargo
 # The environment `make run` / `make destroy` act on: make run ENV=prod
@@ -51,3 +51,13 @@ bench: setup
 	$(CARGO) run --release -p k3strading-e2e --bin start-bench
 	$(CARGO) bench -p hcloud-emulator
 	$(CARGO) bench -p k3strading-provider --bench cluster
+
+# The randomized fault campaign (VMs: run as root). Each run's draw follows
+# from SEED and its number; RECORD keeps finished runs, so a campaign resumes
+# where it stopped. Replay one run: make campaign SEED=… RUN=n
+SEED ?= 20261130
+RUNS ?= 100
+RECORD ?= campaign-$(SEED).jsonl
+campaign: setup
+	CAMPAIGN_SEED=$(SEED) CAMPAIGN_RUNS=$(RUNS) CAMPAIGN_RECORD=$(RECORD) $(if $(RUN),CAMPAIGN_RUN=$(RUN)) \
+		$(CARGO) test -p k3strading-provider --test it campaign::fault_campaign -- --exact --nocapture

@@ -177,6 +177,16 @@ impl Shared {
             .push(f);
     }
 
+    /// The scripted faults not yet used up (a fault is dropped once it has
+    /// applied `times` times).
+    pub fn pending_faults(&self) -> Vec<gate::Fault> {
+        self.gate
+            .faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Scripts an action outcome (as `POST /_emulator/action-faults` does).
     pub fn add_action_fault(&self, f: world::ActionFault) {
         self.world().action_faults.push(f);

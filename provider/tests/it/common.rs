@@ -85,6 +85,11 @@ impl Cloud {
     /// A local cloud whose servers are VMs with real sshds (`--vms`), with
     /// its own namespace prefix and public pool.
     pub fn start_vms(prefix: &str, pool: &str) -> Cloud {
+        Cloud::start_vms_with(prefix, pool, |_| {})
+    }
+
+    /// [`Cloud::start_vms`] with more options set by `tweak`.
+    pub fn start_vms_with(prefix: &str, pool: &str, tweak: impl FnOnce(&mut Options)) -> Cloud {
         let pool: ipnet::Ipv4Net = pool.parse().unwrap();
         // The stand-in internet runs from the `k3strading-cloud` executable
         // and serves the `k3s` stand-in; `cargo test --workspace` builds both
@@ -114,6 +119,7 @@ impl Cloud {
         let mut cloud = Cloud::start(|o| {
             o.ipv4_pool = pool;
             o.vms = Some(cfg.clone());
+            tweak(o);
         });
         let vms = cloud
             ._rt

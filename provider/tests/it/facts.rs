@@ -115,6 +115,14 @@ impl Facts {
         }
     }
 
+    /// The same, for servers with K3s installed (`install_k3s = true`).
+    pub fn with_k3s(mut self) -> Facts {
+        for s in &mut self.servers {
+            s.labels.insert("k3strading.io/k3s".into(), "true".into());
+        }
+        self
+    }
+
     /// What is left after `terraform destroy`: only the Primary IPs,
     /// unassigned and still protected.
     pub fn destroyed(cluster: &str) -> Facts {
@@ -320,9 +328,18 @@ pub fn openssh_fingerprint(public_key: &str) -> String {
 }
 
 /// Panics with every difference between `expected` and what `cloud` holds.
-/// Public addresses are the pool's choice: each server's public IPv4 must be
-/// the address of the Primary IP assigned to it.
 pub fn assert_facts(cloud: &Cloud, expected: &Facts, what: &str) {
+    let diff = facts_diff(cloud, expected);
+    assert!(
+        diff.is_empty(),
+        "{what}: the cloud does not hold what terraform/ describes\n{diff}"
+    );
+}
+
+/// Every difference between `expected` and what `cloud` holds, one per line
+/// (empty when they agree). Public addresses are the pool's choice: each
+/// server's public IPv4 must be the address of the Primary IP assigned to it.
+pub fn facts_diff(cloud: &Cloud, expected: &Facts) -> String {
     let w = cloud.emu.world();
     let observed = observe(&w);
     let address_of = |name: &str| {
@@ -405,10 +422,79 @@ pub fn assert_facts(cloud: &Cloud, expected: &Facts, what: &str) {
     if diff.is_empty() && observed != expected {
         diff = format!("expected {expected:#?}\nobserved {observed:#?}");
     }
-    assert!(
-        diff.is_empty(),
-        "{what}: the cloud does not hold what terraform/ describes\n{diff}"
-    );
+    diff
+}
+
+/// Objects `cloud` holds beyond `expected`, by kind and name: those whose
+/// name is not expected at all (orphans), and the extra copies of an
+/// expected name (duplicates).
+pub fn strays(cloud: &Cloud, expected: &Facts) -> (Vec<String>, Vec<String>) {
+    let observed = observe(&cloud.emu.world());
+    let mut orphans = Vec::new();
+    let mut duplicates = Vec::new();
+    let kinds: [(&str, Vec<&str>, Vec<&str>); 6] = [
+        (
+            "server",
+            expected.servers.iter().map(|s| s.name.as_str()).collect(),
+            observed.servers.iter().map(|s| s.name.as_str()).collect(),
+        ),
+        (
+            "network",
+            expected.networks.iter().map(|n| n.name.as_str()).collect(),
+            observed.networks.iter().map(|n| n.name.as_str()).collect(),
+        ),
+        (
+            "firewall",
+            expected.firewalls.iter().map(String::as_str).collect(),
+            observed.firewalls.iter().map(String::as_str).collect(),
+        ),
+        (
+            "placement group",
+            expected
+                .placement_groups
+                .iter()
+                .map(String::as_str)
+                .collect(),
+            observed
+                .placement_groups
+                .iter()
+                .map(String::as_str)
+                .collect(),
+        ),
+        (
+            "SSH key",
+            expected.ssh_keys.iter().map(String::as_str).collect(),
+            observed.ssh_keys.iter().map(String::as_str).collect(),
+        ),
+        (
+            "Primary IP",
+            expected
+                .primary_ips
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect(),
+            observed
+                .primary_ips
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect(),
+        ),
+    ];
+    for (kind, want, have) in kinds {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for name in have {
+            *counts.entry(name).or_default() += 1;
+        }
+        for (name, n) in counts {
+            let allowed = want.iter().filter(|w| **w == name).count();
+            if allowed == 0 {
+                orphans.extend((0..n).map(|_| format!("{kind} {name}")));
+            } else if n > allowed {
+                duplicates.extend((allowed..n).map(|_| format!("{kind} {name}")));
+            }
+        }
+    }
+    (orphans, duplicates)
 }
 
 /// Notes `what` in `diff` when `e` and `o` differ.

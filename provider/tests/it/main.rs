@@ -13,6 +13,7 @@
 
 mod acceptance;
 mod bad_config;
+mod campaign;
 mod common;
 mod endpoint;
 mod examples;

@@ -10,7 +10,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 use crate::common::*;
-use crate::vms::{cluster_attr, kubectl, ssh_until_up};
+use crate::vms::{cluster_attr, kubectl};
 
 /// The `k3strading` binary, built beside the provider by `cargo test --workspace`.
 fn k3strading_bin() -> PathBuf {
@@ -162,39 +162,12 @@ fn bootstrap_render_status_and_teardown_on_vms() {
     }
 
     // The control plane, pinned from state, for kubectl.
-    let outputs: Value =
-        serde_json::from_str(&ok(wd.run(&["output", "-json"]), "outputs").stdout).unwrap();
-    let cp = outputs["control_plane_ipv4"]["value"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let state: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("terraform.tfstate")).unwrap())
-            .unwrap();
+    let crate::vms::Reach {
+        config,
+        cp,
+        kubeconfig,
+    } = crate::vms::reach(&wd);
     let key_file = dir.join("id_provider");
-    std::fs::write(&key_file, cluster_attr(&state, "ssh_private_key")).unwrap();
-    std::fs::set_permissions(
-        &key_file,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
-    let known_hosts = dir.join("known_hosts");
-    std::fs::write(
-        &known_hosts,
-        outputs["known_hosts"]["value"].as_str().unwrap(),
-    )
-    .unwrap();
-    let config = dir.join("ssh_config");
-    std::fs::write(
-        &config,
-        format!(
-            "Host *\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n  StrictHostKeyChecking yes\n  UserKnownHostsFile {}\n  BatchMode yes\n  ConnectTimeout 10\n",
-            key_file.display(),
-            known_hosts.display()
-        ),
-    )
-    .unwrap();
-    let kubeconfig = ssh_until_up(&config, &[&cp, "cat", "/etc/rancher/k3s/k3s.yaml"]);
     let get = |args: &[&str]| kubectl(&config, &cp, &dir, &kubeconfig, args);
     // Nothing was applied by --render.
     let ns = get(&["get", "namespaces", "-o", "name"]);

@@ -144,7 +144,7 @@ pub fn kubectl(
 }
 
 /// `kubectl get nodes -o json`, through the tunnel.
-fn kubectl_nodes(config: &Path, cp: &str, dir: &Path, kubeconfig: &str) -> Vec<Value> {
+pub fn kubectl_nodes(config: &Path, cp: &str, dir: &Path, kubeconfig: &str) -> Vec<Value> {
     let out = kubectl(config, cp, dir, kubeconfig, &["get", "nodes", "-o", "json"]);
     assert!(
         out.status.success(),
@@ -153,6 +153,54 @@ fn kubectl_nodes(config: &Path, cp: &str, dir: &Path, kubeconfig: &str) -> Vec<V
     );
     let list: Value = serde_json::from_slice(&out.stdout).unwrap();
     list["items"].as_array().unwrap().clone()
+}
+
+/// How to reach a converged cluster from outside with OpenSSH: an
+/// `ssh_config` using the provider's key from state and the `known_hosts`
+/// output (nothing trusted on first use), the control plane's public
+/// address, and the K3s server's own kubeconfig read over SSH.
+pub struct Reach {
+    pub config: std::path::PathBuf,
+    pub cp: String,
+    pub kubeconfig: String,
+}
+
+pub fn reach(wd: &k3strading_e2e::Workdir) -> Reach {
+    let dir = wd.path();
+    let outputs: Value =
+        serde_json::from_str(&ok(wd.run(&["output", "-json"]), "outputs").stdout).unwrap();
+    let cp = outputs["control_plane_ipv4"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("terraform.tfstate")).unwrap())
+            .unwrap();
+    let key = dir.join("id_provider");
+    std::fs::write(&key, cluster_attr(&state, "ssh_private_key")).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let known_hosts = dir.join("known_hosts");
+    std::fs::write(
+        &known_hosts,
+        outputs["known_hosts"]["value"].as_str().unwrap(),
+    )
+    .unwrap();
+    let config = dir.join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host *\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n  StrictHostKeyChecking yes\n  UserKnownHostsFile {}\n  BatchMode yes\n  ConnectTimeout 10\n",
+            key.display(),
+            known_hosts.display()
+        ),
+    )
+    .unwrap();
+    let kubeconfig = ssh_until_up(&config, &[&cp, "cat", "/etc/rancher/k3s/k3s.yaml"]);
+    Reach {
+        config,
+        cp,
+        kubeconfig,
+    }
 }
 
 pub fn cluster_attr(state: &Value, attr: &str) -> String {
@@ -180,7 +228,7 @@ enum Login {
 /// 40 characters that only this secret has: an OpenSSH key's body starts
 /// the same for every key, and its private seed sits about 216 base64
 /// characters in; a token is one line.
-fn probe(secret: &str) -> String {
+pub fn probe(secret: &str) -> String {
     let body: String = secret
         .lines()
         .filter(|l| !l.contains("OPENSSH PRIVATE KEY"))
@@ -543,7 +591,7 @@ fn seed_module_on_vms_is_reached_with_openssh_pinned_from_state_on_terraform_1_1
 /// of the VMs whose namespaces start with `prefix` — only this test's, as
 /// other tests' VMs may be running beside it — as a dropped connection would
 /// end them; the listeners stay. Returns how many were killed.
-fn drop_ssh_sessions(prefix: &str) -> usize {
+pub fn drop_ssh_sessions(prefix: &str) -> usize {
     let namespaces = Command::new("ip").args(["netns", "list"]).output().unwrap();
     let mut killed = 0;
     for ns in String::from_utf8_lossy(&namespaces.stdout)
@@ -574,7 +622,7 @@ fn drop_ssh_sessions(prefix: &str) -> usize {
 }
 
 /// What the stand-in internet served so far (one line per request).
-fn inet_requests(prefix: &str) -> String {
+pub fn inet_requests(prefix: &str) -> String {
     std::fs::read_to_string(format!("/run/{prefix}-vms/inet/requests.log")).unwrap_or_default()
 }
 
@@ -652,35 +700,11 @@ fn k3s_steps_fail_with_the_log_tail_survive_dropped_connections_and_drain_on_del
     }
     ok(wd.run(&PLAN), "empty plan after convergence");
 
-    let outputs: Value =
-        serde_json::from_str(&ok(wd.run(&["output", "-json"]), "outputs").stdout).unwrap();
-    let cp = outputs["control_plane_ipv4"]["value"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let state: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("terraform.tfstate")).unwrap())
-            .unwrap();
-    let key = dir.join("id_provider");
-    std::fs::write(&key, cluster_attr(&state, "ssh_private_key")).unwrap();
-    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let known_hosts = dir.join("known_hosts");
-    std::fs::write(
-        &known_hosts,
-        outputs["known_hosts"]["value"].as_str().unwrap(),
-    )
-    .unwrap();
-    let config = dir.join("ssh_config");
-    std::fs::write(
-        &config,
-        format!(
-            "Host *\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n  StrictHostKeyChecking yes\n  UserKnownHostsFile {}\n  BatchMode yes\n  ConnectTimeout 10\n",
-            key.display(),
-            known_hosts.display()
-        ),
-    )
-    .unwrap();
-    let kubeconfig = ssh_until_up(&config, &[&cp, "cat", "/etc/rancher/k3s/k3s.yaml"]);
+    let Reach {
+        config,
+        cp,
+        kubeconfig,
+    } = reach(&wd);
     let names = |nodes: &[Value]| -> Vec<String> {
         let mut v: Vec<String> = nodes
             .iter()
