@@ -40,37 +40,43 @@ pub async fn ensure(
     labels: &Labels,
 ) -> Result<Firewall, Error> {
     let name = names::firewall(&spec.name);
-    let existing = hz
+    let selector = Selector::new().eq(names::CLUSTER, &spec.name).to_string();
+    let targets = [FirewallTarget::selector(selector)];
+    let wanted = rules(spec);
+    // Create first: on a fresh cluster the name is free, and Hetzner's
+    // uniqueness check answers the lookup for a leftover.
+    let find = || async {
+        Ok::<_, hcloud::Error>(
+            hz.api
+                .firewalls(None, Some(&name))
+                .await?
+                .into_iter()
+                .next(),
+        )
+    };
+    let (fw, adopted) = hz
         .api
-        .firewalls(None, Some(&name))
+        .create_or_adopt(
+            || hz.api.create_firewall(&name, labels, &wanted, &targets),
+            find,
+        )
         .await
-        .map_err(|e| Error::api("look up firewalls", e))?;
-    match existing.into_iter().next() {
-        Some(fw) if fw.labels.get(names::CLUSTER) == Some(&spec.name) => {
-            set_rules(hz, fw.id, spec).await?;
-            Ok(fw)
-        }
-        Some(fw) => Err(Error::refused(
+        .map_err(|e| Error::api("create the firewall", e))?;
+    if !adopted {
+        return Ok(fw);
+    }
+    if fw.labels.get(names::CLUSTER) != Some(&spec.name) {
+        return Err(Error::refused(
             Field::Name,
             format!(
                 "A firewall named {} already exists and is not this cluster's",
                 fw.name
             ),
             "rename the cluster or remove that firewall",
-        )),
-        None => {
-            let selector = Selector::new().eq(names::CLUSTER, &spec.name).to_string();
-            hz.api
-                .create_firewall(
-                    &name,
-                    labels,
-                    &rules(spec),
-                    &[FirewallTarget::selector(selector)],
-                )
-                .await
-                .map_err(|e| Error::api("create the firewall", e))
-        }
+        ));
     }
+    set_rules(hz, fw.id, spec).await?;
+    Ok(fw)
 }
 
 /// Sets the firewall's rules to [`rules`].

@@ -44,6 +44,11 @@ struct Maps {
 /// How long a list of a cluster's servers answers refreshes.
 const SERVERS_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// A cell that already holds `value`.
+fn known<T>(value: T) -> Cell<T> {
+    Arc::new(OnceCell::new_with(Some(value)))
+}
+
 fn cell<K: Eq + Hash, T>(map: &mut Map<K, T>, key: K) -> Cell<T> {
     map.entry(key).or_default().clone()
 }
@@ -62,6 +67,31 @@ impl Memo {
         m.servers.remove(cluster);
         m.primary_ips.retain(|(c, _), _| c != cluster);
         m.placement_groups.retain(|(c, _), _| c != cluster);
+    }
+
+    /// Remembers what creating `cluster` just made or adopted: its network
+    /// (with its range), SSH key, Primary IPs by logical name and the control
+    /// plane's placement group, so the cluster's nodes in this process find
+    /// them without asking again.
+    pub fn remember_cluster(
+        &self,
+        cluster: &str,
+        network: (Network, Ipv4Net),
+        ssh_key: SshKey,
+        primary_ips: impl IntoIterator<Item = (String, Id)>,
+        placement_group: PlacementGroup,
+    ) {
+        let mut m = self.maps();
+        m.networks.insert(cluster.to_owned(), known(network));
+        m.ssh_keys.insert(cluster.to_owned(), known(ssh_key));
+        for (logical, id) in primary_ips {
+            m.primary_ips
+                .insert((cluster.to_owned(), logical), known(id));
+        }
+        m.placement_groups.insert(
+            (cluster.to_owned(), placement_group.name.clone()),
+            known(placement_group),
+        );
     }
 
     /// Drops the list of `cluster`'s servers: a node was created, changed or deleted.

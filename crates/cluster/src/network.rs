@@ -40,39 +40,36 @@ pub async fn ensure(
     deadline: std::time::Duration,
 ) -> Result<Network, Error> {
     let name = names::network(cluster);
-    let found = hz
-        .api
-        .networks(None, Some(&name))
-        .await
-        .map_err(|e| Error::api("look up networks", e))?
-        .into_iter()
-        .next();
-    let network = match found {
-        Some(n)
-            if n.labels.get(names::CLUSTER).map(String::as_str) == Some(cluster)
-                && n.ip_range == cidr.to_string() =>
-        {
-            n
-        }
-        Some(n) => {
-            return Err(Error::refused(
-                Field::Name,
-                format!(
-                    "A network named {} already exists and is not this cluster's",
-                    n.name
-                ),
-                format!(
-                    "its range is {} and its labels are {:?}",
-                    n.ip_range, n.labels
-                ),
-            ));
-        }
-        None => hz
-            .api
-            .create_network(&name, &cidr.to_string(), &cidr.to_string(), zone, labels)
-            .await
-            .map_err(|e| Error::api("create the network", e))?,
+    let range = cidr.to_string();
+    // Create first: on a fresh cluster the name is free, and Hetzner's
+    // uniqueness check answers the lookup for a leftover.
+    let find = || async {
+        Ok::<_, hcloud::Error>(hz.api.networks(None, Some(&name)).await?.into_iter().next())
     };
+    let (network, adopted) = hz
+        .api
+        .create_or_adopt(
+            || hz.api.create_network(&name, &range, &range, zone, labels),
+            find,
+        )
+        .await
+        .map_err(|e| Error::api("create the network", e))?;
+    if adopted
+        && (network.labels.get(names::CLUSTER).map(String::as_str) != Some(cluster)
+            || network.ip_range != range)
+    {
+        return Err(Error::refused(
+            Field::Name,
+            format!(
+                "A network named {} already exists and is not this cluster's",
+                network.name
+            ),
+            format!(
+                "its range is {} and its labels are {:?}",
+                network.ip_range, network.labels
+            ),
+        ));
+    }
     let gw = control_plane_ip.to_string();
     if !network
         .routes

@@ -64,26 +64,24 @@ async fn ensure_now(
                 .next(),
         )
     };
-    match find()
+    // Create first: on a fresh cluster the name is free, and Hetzner's
+    // uniqueness check answers the lookup for a leftover.
+    let (pg, adopted) = hz
+        .api
+        .create_or_adopt(|| hz.api.create_placement_group(name, labels), find)
         .await
-        .map_err(|e| Error::api("look up placement groups", e))?
-    {
-        Some(pg) if pg.labels.get(names::CLUSTER).map(String::as_str) == Some(cluster) => Ok(pg),
-        Some(pg) => Err(Error::refused(
+        .map_err(|e| Error::api(format!("create placement group {name}"), e))?;
+    if adopted && pg.labels.get(names::CLUSTER).map(String::as_str) != Some(cluster) {
+        return Err(Error::refused(
             Field::Name,
             format!(
                 "A placement group named {} already exists and is not this cluster's",
                 pg.name
             ),
             "rename the cluster or remove that placement group",
-        )),
-        None => hz
-            .api
-            .create_or_adopt(|| hz.api.create_placement_group(name, labels), find)
-            .await
-            .map(|(pg, _)| pg)
-            .map_err(|e| Error::api(format!("create placement group {name}"), e)),
+        ));
     }
+    Ok(pg)
 }
 
 /// Every placement group of the cluster.

@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use hcloud::models::{Id, Labels, Server, ServerStatus};
+use hcloud::models::{Id, Labels, PrivateNet, Server, ServerStatus};
 use hcloud::{CreatePublicNet, CreateServer};
 
 use crate::{Error, Field, Hetzner, names, primary_ip};
@@ -58,6 +58,16 @@ pub fn compatible(s: &Server, spec: &ServerSpec) -> bool {
 /// (so the NIC with its fixed address exists at first boot), attach the
 /// network, power on. `created` receives the server's id as soon as one
 /// exists, so a caller can record it even when a later step fails.
+///
+/// The create is sent first: on a fresh cluster the name is free, so no
+/// lookup is needed. A server left by an earlier run makes Hetzner answer
+/// `uniqueness_error` (or `primary_ip_assigned`, when it holds the Primary
+/// IP); it is then looked up and adopted if compatible, replaced if not, and
+/// refused if it is not this cluster's.
+///
+/// The server returned is Hetzner's answer to the create (or the label
+/// update) with what the later actions did: its status, and its private
+/// address (with an empty MAC address, which only a read would tell).
 pub async fn ensure(
     hz: &Hetzner<'_>,
     spec: &ServerSpec,
@@ -67,35 +77,9 @@ pub async fn ensure(
     let api = hz.api;
     let started = Instant::now();
     let left = || deadline.saturating_sub(started.elapsed());
-    let existing = api
-        .servers(None, Some(&spec.name))
-        .await
-        .map_err(|e| Error::api("look up servers", e))?;
-    let mut server = match existing.into_iter().next() {
-        Some(s) if s.labels.get(names::CLUSTER) != spec.labels.get(names::CLUSTER) => {
-            return Err(Error::refused(
-                Field::Name,
-                format!(
-                    "A server named {} already exists and is not part of this cluster",
-                    spec.name
-                ),
-                "k3strading only adopts or replaces servers carrying its cluster label; rename the node or remove that server",
-            ));
-        }
-        Some(s) if compatible(&s, spec) => {
-            tracing::info!(server = %spec.name, id = s.id, "adopting existing server");
-            s
-        }
-        Some(s) => {
-            tracing::info!(server = %spec.name, id = s.id, "replacing incompatible leftover server");
-            let a = api
-                .delete_server(s.id)
-                .await
-                .map_err(|e| Error::api("delete a leftover server", e))?;
-            hz.wait(&a, left(), "delete a leftover server").await?;
-            create(hz, spec, left(), created).await?
-        }
-        None => create(hz, spec, left(), created).await?,
+    let mut server = match create(hz, spec, left(), created, false).await? {
+        Made::New(s) => s,
+        Made::Exists(s) => settle(hz, spec, s, left(), created).await?,
     };
     let id = server.id;
     *created = Some(id);
@@ -128,6 +112,14 @@ pub async fn ensure(
             })?;
         hz.wait(&a, left(), "attach the server to the network")
             .await?;
+        // The action succeeded: the server has the address now. Hetzner's
+        // answer would add only the NIC's MAC address, which nothing reads.
+        server.private_net.push(PrivateNet {
+            network: spec.network,
+            ip: spec.private_ip.to_string(),
+            alias_ips: Vec::new(),
+            mac_address: String::new(),
+        });
     }
     if server.status != ServerStatus::Running {
         let a = api
@@ -135,25 +127,101 @@ pub async fn ensure(
             .await
             .map_err(|e| Error::api("power the server on", e))?;
         hz.wait(&a, left(), "power the server on").await?;
+        server.status = ServerStatus::Running;
     }
     if server.labels != spec.labels {
-        api.update_server(id, None, Some(&spec.labels))
+        server = api
+            .update_server(id, None, Some(&spec.labels))
             .await
             .map_err(|e| Error::api("label the server", e))?;
     }
-    api.server(id)
-        .await
-        .map_err(|e| Error::api("read the server", e))
+    // No read-back: what the actions did is known from their success.
+    Ok(server)
 }
 
+/// What a create found.
+enum Made {
+    /// A server this create made (or, after a lost answer, made and adopted).
+    New(Server),
+    /// A server of that name that was there before.
+    Exists(Server),
+}
+
+/// An existing server named as `spec` (one being deleted does not count):
+/// adopted when compatible, replaced when not, refused when not this
+/// cluster's.
+async fn settle(
+    hz: &Hetzner<'_>,
+    spec: &ServerSpec,
+    s: Server,
+    deadline: Duration,
+    created: &mut Option<Id>,
+) -> Result<Server, Error> {
+    if s.labels.get(names::CLUSTER) != spec.labels.get(names::CLUSTER) {
+        return Err(Error::refused(
+            Field::Name,
+            format!(
+                "A server named {} already exists and is not part of this cluster",
+                spec.name
+            ),
+            "k3strading only adopts or replaces servers carrying its cluster label; rename the node or remove that server",
+        ));
+    }
+    if compatible(&s, spec) {
+        tracing::info!(server = %spec.name, id = s.id, "adopting existing server");
+        return Ok(s);
+    }
+    tracing::info!(server = %spec.name, id = s.id, "replacing incompatible leftover server");
+    let started = Instant::now();
+    let a = hz
+        .api
+        .delete_server(s.id)
+        .await
+        .map_err(|e| Error::api("delete a leftover server", e))?;
+    hz.wait(&a, deadline, "delete a leftover server").await?;
+    match create(
+        hz,
+        spec,
+        deadline.saturating_sub(started.elapsed()),
+        created,
+        true,
+    )
+    .await?
+    {
+        Made::New(s) => Ok(s),
+        Made::Exists(_) => Err(Error::refused(
+            Field::Name,
+            format!(
+                "A server named {} appeared again while it was being replaced",
+                spec.name
+            ),
+            "another run is building this cluster at the same time; run again once it is done",
+        )),
+    }
+}
+
+/// The live server named as `spec`, if any.
+async fn lookup(hz: &Hetzner<'_>, spec: &ServerSpec) -> Result<Option<Server>, Error> {
+    Ok(hz
+        .api
+        .servers(None, Some(&spec.name))
+        .await
+        .map_err(|e| Error::api("look up servers", e))?
+        .into_iter()
+        .find(|s| s.status != ServerStatus::Deleting))
+}
+
+/// Sends the create (waiting first, when `released_first`, for the Primary
+/// IP to be free of a deleted server), and waits for it.
 async fn create(
     hz: &Hetzner<'_>,
     spec: &ServerSpec,
     deadline: Duration,
     created: &mut Option<Id>,
-) -> Result<Server, Error> {
+    released_first: bool,
+) -> Result<Made, Error> {
     let api = hz.api;
-    if let Some(ip) = spec.primary_ip {
+    if let (Some(ip), true) = (spec.primary_ip, released_first) {
         primary_ip::wait_released(hz, ip, deadline).await?;
     }
     let body = CreateServer {
@@ -174,7 +242,7 @@ async fn create(
             ipv4: spec.primary_ip,
         },
     };
-    let ((server, action), adopted) = api
+    let answer = api
         .create_or_adopt(
             || async {
                 api.create_server(&body)
@@ -186,23 +254,36 @@ async fn create(
                     .servers(None, Some(&spec.name))
                     .await?
                     .into_iter()
-                    .next()
+                    .find(|s| s.status != ServerStatus::Deleting)
                     .map(|s| (s, None)))
             },
         )
-        .await
-        .map_err(|e| Error::api(format!("create server {}", spec.name), e))?;
-    *created = Some(server.id);
+        .await;
+    let ((server, action), adopted) = match answer {
+        Ok(found) => found,
+        // The Primary IP is held: by a leftover of this very server, or by
+        // a deleted one Hetzner has not released yet.
+        Err(e) if e.code() == Some(&hcloud::ErrorCode::PrimaryIpAssigned) && !released_first => {
+            return match lookup(hz, spec).await? {
+                Some(s) => Ok(Made::Exists(s)),
+                None => Box::pin(create(hz, spec, deadline, created, true)).await,
+            };
+        }
+        Err(e) => return Err(Error::api(format!("create server {}", spec.name), e)),
+    };
     if adopted {
-        tracing::info!(server = %spec.name, "create answer was lost; adopted the server it made");
+        // Found by name: made by an earlier run, or by this create before its
+        // answer was lost (then it is compatible and still initializing).
+        return Ok(Made::Exists(server));
     }
+    *created = Some(server.id);
     let mut server = server;
     if let Some(a) = action {
         hz.wait(&a, deadline, "create the server").await?;
         // Created with start_after_create = false: it is off now, no need to ask.
         server.status = ServerStatus::Off;
     }
-    Ok(server)
+    Ok(Made::New(server))
 }
 
 /// Deletes server `id` and waits; a server already gone is fine.

@@ -21,22 +21,44 @@ pub async fn replace(
     labels: &Labels,
 ) -> Result<SshKey, Error> {
     let name = names::ssh_key(cluster);
-    let mine = Selector::new().eq(names::CLUSTER, cluster);
-    for old in hz
-        .api
-        .ssh_keys(Some(&mine), Some(&name))
-        .await
-        .map_err(|e| Error::api("look up SSH keys", e))?
-    {
+    // Create first: on a fresh cluster the name is free. A leftover of ours
+    // makes Hetzner answer uniqueness_error; it is deleted and the key
+    // created again. A key of that name that is not ours is left alone, and
+    // the error stands.
+    let create = || hz.api.create_ssh_key(&name, public_key, labels);
+    match create().await {
+        Ok(key) => return Ok(key),
+        Err(e) if e.code() == Some(&hcloud::ErrorCode::UniquenessError) => {}
+        Err(e) if e.is_ambiguous() => {
+            // It may have been made: this run's key is adopted, an older one replaced.
+            if let Some(key) = lookup_named(hz, cluster, &name)
+                .await?
+                .into_iter()
+                .find(|k| k.public_key.trim() == public_key.trim())
+            {
+                return Ok(key);
+            }
+        }
+        Err(e) => return Err(Error::api("create the SSH key", e)),
+    }
+    for old in lookup_named(hz, cluster, &name).await? {
         hz.api
             .delete_ssh_key(old.id)
             .await
             .map_err(|e| Error::api("replace the leftover SSH key", e))?;
     }
-    hz.api
-        .create_ssh_key(&name, public_key, labels)
+    create()
         .await
         .map_err(|e| Error::api("create the SSH key", e))
+}
+
+/// The cluster's keys called `name`.
+async fn lookup_named(hz: &Hetzner<'_>, cluster: &str, name: &str) -> Result<Vec<SshKey>, Error> {
+    let mine = Selector::new().eq(names::CLUSTER, cluster);
+    hz.api
+        .ssh_keys(Some(&mine), Some(name))
+        .await
+        .map_err(|e| Error::api("look up SSH keys", e))
 }
 
 /// The cluster's key, as registered by [`replace`].

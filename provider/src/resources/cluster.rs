@@ -308,7 +308,12 @@ impl Resource<Client> for ClusterResource {
             }
         };
         let host = secrets::key_pair(&names::control_plane(&spec.name)).map_err(fail)?;
-        let catalog = ctx.client.cloud.catalog().await?;
+        // The plan checked the spec against the catalog; the zone of a known
+        // location needs no request.
+        let catalog = match k3strading_cluster::catalog::known_zone(&spec.location) {
+            Some(_) => None,
+            None => Some(ctx.client.cloud.catalog().await?),
+        };
         let mut state = planned.clone();
         state.set("k3s_token", token.clone().into());
         state.set("ssh_private_key", private_key);
@@ -330,7 +335,11 @@ impl Resource<Client> for ClusterResource {
             &mut built,
         )
         .await;
-        memo.forget(&spec.name);
+        // A create that succeeded left what it made in the memo for the
+        // nodes; one that failed may have left anything.
+        if result.is_err() {
+            memo.forget(&spec.name);
+        }
         record(&mut state, &built);
         match result {
             Ok(()) => Ok(state),

@@ -138,28 +138,30 @@ fn table(name: &str) -> FaultCase {
                 );
             },
         },
-        "bad_gateway_on_reads" => FaultCase {
-            tweak: no_tweak,
-            inject: |c| {
-                c.fault(json!({ "method": "GET", "path": "/networks", "status": 502, "times": 2 }))
-            },
-            expected_error: None,
-            fired: |_, r| {
-                let failed: Vec<usize> = r
-                    .to("GET /networks")
-                    .filter(|(_, e)| e.status == 502)
-                    .map(|(i, _)| i)
-                    .collect();
-                expect_count(r, "GET /networks", 502, 2);
-                let last = *failed.last().unwrap();
-                assert!(
-                    r.to("GET /networks")
-                        .any(|(i, e)| i > last && e.status == 200),
-                    "the read was not repeated after the 502\n{}",
-                    r.render()
-                );
-            },
-        },
+        "bad_gateway_on_reads" => {
+            FaultCase {
+                tweak: no_tweak,
+                inject: |c| {
+                    c.fault(json!({ "method": "GET", "path": "/primary_ips", "status": 502, "times": 2 }))
+                },
+                expected_error: None,
+                fired: |_, r| {
+                    let failed: Vec<usize> = r
+                        .to("GET /primary_ips")
+                        .filter(|(_, e)| e.status == 502)
+                        .map(|(i, _)| i)
+                        .collect();
+                    expect_count(r, "GET /primary_ips", 502, 2);
+                    let last = *failed.last().unwrap();
+                    assert!(
+                        r.to("GET /primary_ips")
+                            .any(|(i, e)| i > last && e.status == 200),
+                        "the read was not repeated after the 502\n{}",
+                        r.render()
+                    );
+                },
+            }
+        }
         "bad_gateway_on_create" => FaultCase {
             tweak: no_tweak,
             inject: |c| {

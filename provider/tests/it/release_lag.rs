@@ -46,10 +46,19 @@ fn primary_ip_release_lag_is_ridden_out() {
     loop {
         let r = Requests::since(&cloud, &mark);
         if r.0.iter().filter(|e| e.path == holder).count() >= 2 {
+            // The create is sent first (no read before it); Hetzner refuses
+            // it while the address is held, and the provider then waits.
             assert_eq!(
-                r.to("POST /servers").count(),
+                r.to("POST /servers")
+                    .filter(|(_, e)| e.status == 201)
+                    .count(),
                 0,
                 "a server was created while its Primary IP looked assigned\n{}",
+                r.render()
+            );
+            assert!(
+                r.to("POST /servers").count() <= 1,
+                "the create was sent again while the Primary IP was held\n{}",
                 r.render()
             );
             break;
@@ -74,9 +83,18 @@ fn primary_ip_release_lag_is_ridden_out() {
     assert_eq!(run.code, 0, "apply after the release\n{}", run.all());
 
     let r = Requests::since(&cloud, &mark);
-    let (create, created) = r.to("POST /servers").next().unwrap();
-    assert_eq!(created.status, 201, "{}", r.render());
-    assert_eq!(r.count("POST /servers", 422), 0, "{}", r.render());
+    // The control plane's create: refused once while the address was held
+    // (422 primary_ip_assigned), then made after the wait.
+    let (create, _) = r
+        .to("POST /servers")
+        .find(|(_, e)| e.status == 201)
+        .unwrap();
+    let refused: Vec<u16> = r
+        .to("POST /servers")
+        .filter(|(i, _)| *i < create)
+        .map(|(_, e)| e.status)
+        .collect();
+    assert_eq!(refused, [422], "{}", r.render());
     let ip_path = format!("/primary_ips/{ip}");
     let ip_reads: Vec<usize> =
         r.0.iter()

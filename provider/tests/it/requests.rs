@@ -106,3 +106,31 @@ impl Requests {
             .join("\n")
     }
 }
+
+/// A fresh cluster is created without asking first: each create is sent
+/// straight away (Hetzner's uniqueness check finds a leftover), the nodes
+/// reuse what the cluster just made, and no server is read back after its
+/// actions succeeded.
+#[test]
+fn a_fresh_apply_creates_without_looking_first() {
+    let tf = &crate::common::terraforms()[0];
+    let cloud = Cloud::start(|_| {});
+    let wd = crate::common::workdir(tf, &cloud, None);
+    let mark = cloud.mark();
+    crate::common::ok(wd.run(&crate::common::APPLY), "apply");
+    let r = Requests::since(&cloud, &mark);
+    for lookup in [
+        "GET /servers",
+        "GET /servers/{id}",
+        "GET /networks",
+        "GET /firewalls",
+        "GET /placement_groups",
+        "GET /ssh_keys",
+        "GET /primary_ips/{id}",
+    ] {
+        assert_eq!(r.count(lookup, 200), 0, "{lookup}\n{}", r.render());
+    }
+    // Only the Primary IPs, which outlive the cluster, are looked up by name.
+    assert_eq!(r.count("GET /primary_ips", 200), 2, "{}", r.render());
+    assert_eq!(r.count("POST /servers", 201), 5, "{}", r.render());
+}

@@ -195,7 +195,7 @@ fn failed_api_calls_never_show_the_token() {
         ),
         (
             "apply",
-            json!({ "method": "GET", "path": "/networks", "status": 503, "times": 20 }),
+            json!({ "method": "POST", "path": "/networks", "status": 503, "times": 20 }),
             503,
         ),
         (
