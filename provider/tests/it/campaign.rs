@@ -37,7 +37,7 @@ use k3strading_e2e::{Terraform, Workdir, process};
 use serde_json::{Value, json};
 
 use crate::common::*;
-use crate::facts::{Facts, facts_diff, strays};
+use crate::facts::{Facts, facts_diff, strays, strays_of};
 use crate::vms::{Reach, cluster_attr, drop_ssh_sessions, kubectl_nodes, probe, reach};
 
 const PREFIX: &str = "pfc";
@@ -335,7 +335,9 @@ fn draw(seed: u64, run: u64) -> Draw {
 fn namespace_of(cloud: &Cloud, name: &str) -> Option<String> {
     let w = cloud.emu.world();
     let (id, _) = w.servers.iter().find(|(_, s)| s.server.name == name)?;
-    Some(format!("{PREFIX}-vm{id}"))
+    let ns = format!("{PREFIX}-vm{id}");
+    // The namespace appears when the VM boots, a moment after the server.
+    Path::new("/run/netns").join(&ns).exists().then_some(ns)
 }
 
 /// The iptables rule that stands for a timed fault's outage.
@@ -359,6 +361,7 @@ fn iptables(ns: &str, op: &str, rule: &[&str]) -> bool {
         .args(["netns", "exec", ns, "iptables", "-w", op, chain])
         .args(rest)
         .args(["-j", "REJECT", "--reject-with", "tcp-reset"])
+        .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
 }
@@ -837,6 +840,61 @@ fn draws_follow_from_the_seed_alone_and_cover_every_kind_of_fault() {
             "provider kill",
             "ssh drop",
             "sshd down"
+        ]
+    );
+}
+
+#[test]
+fn the_checks_find_orphans_duplicates_and_leaks() {
+    // An extra network is an orphan; a second kafka-1 is a duplicate.
+    let cluster = cluster_name("dev");
+    let expected = Facts::converged(&cluster, "dev", 1).with_k3s();
+    assert_eq!(strays_of(&expected, &expected), (vec![], vec![]));
+    let mut observed = expected.clone();
+    let kafka = observed
+        .servers
+        .iter()
+        .find(|s| s.name == "k3s-trading-dev-kafka-1")
+        .unwrap()
+        .clone();
+    observed.servers.push(kafka);
+    let mut net = observed.networks[0].clone();
+    net.name = "k3s-trading-dev-2".into();
+    observed.networks.push(net);
+    assert_eq!(
+        strays_of(&expected, &observed),
+        (
+            vec!["network k3s-trading-dev-2".to_owned()],
+            vec!["server k3s-trading-dev-kafka-1".to_owned()]
+        )
+    );
+    // After a destroy, anything but the two Primary IPs is an orphan.
+    let (orphans, _) = strays_of(&Facts::destroyed(&cluster), &expected);
+    assert_eq!(orphans.len(), 5 + 1 + 1 + 3 + 1, "{orphans:?}");
+
+    // A secret is found in the output, the log or a non-sensitive attribute,
+    // and not in the sensitive attribute that is meant to hold it.
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "K10c0ffee5a1t3d0e5n0tm4tt3rwh4t1tsays::server:9f8e7d6c5b4a";
+    let (log, state) = (dir.path().join("log"), dir.path().join("state"));
+    let with_token = |extra: &str| {
+        json!({"resources": [{"type": "k3strading_cluster", "instances": [{"attributes": {
+            "k3s_token": secret, "user_data": extra,
+        }}]}]})
+        .to_string()
+    };
+    let secrets = [("the K3s token", secret.to_owned())];
+    std::fs::write(&log, "nothing to see").unwrap();
+    std::fs::write(&state, with_token("")).unwrap();
+    assert!(leaks(&secrets, "apply done", &log, &state).is_empty());
+    std::fs::write(&log, format!("debug: joining with {secret}")).unwrap();
+    std::fs::write(&state, with_token(&format!("token={secret}"))).unwrap();
+    assert_eq!(
+        leaks(&secrets, &format!("Error: {secret}"), &log, &state),
+        [
+            "the K3s token in Terraform's output",
+            "the K3s token in the provider's log",
+            "the K3s token in the state's non-sensitive part"
         ]
     );
 }

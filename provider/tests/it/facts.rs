@@ -429,7 +429,11 @@ pub fn facts_diff(cloud: &Cloud, expected: &Facts) -> String {
 /// name is not expected at all (orphans), and the extra copies of an
 /// expected name (duplicates).
 pub fn strays(cloud: &Cloud, expected: &Facts) -> (Vec<String>, Vec<String>) {
-    let observed = observe(&cloud.emu.world());
+    strays_of(expected, &observe(&cloud.emu.world()))
+}
+
+/// [`strays`] between two sets of facts.
+pub fn strays_of(expected: &Facts, observed: &Facts) -> (Vec<String>, Vec<String>) {
     let mut orphans = Vec::new();
     let mut duplicates = Vec::new();
     let kinds: [(&str, Vec<&str>, Vec<&str>); 6] = [
