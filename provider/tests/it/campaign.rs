@@ -14,17 +14,25 @@
 //! the kubeconfig's client key in Terraform's output, the provider's log or
 //! a non-sensitive part of the state).
 //!
+//! The timed faults act from outside the VMs as their failures would look
+//! from inside: SIGKILL for the provider, killed `sshd` session processes for
+//! dropped connections, and iptables rules in a VM's network namespace that
+//! reset connections to port 22 (sshd down) or to the K3s server's port 6443
+//! (join refused).
+//!
 //! Settings, from the environment:
 //! - `CAMPAIGN_SEED` (default 20261130): every draw follows from it and the
 //!   run number, so a run is replayed with the same seed and
-//!   `CAMPAIGN_RUN=<n>`. The timed faults fire at the same moments of the
-//!   apply, though what is in flight then can differ from the first time.
+//!   `CAMPAIGN_RUN=<n>` (`make campaign SEED=… RUN=n`). The timed faults
+//!   fire at the same moments of the apply, though what is in flight then
+//!   can differ from the first time.
 //! - `CAMPAIGN_RUNS` (default 2, the slice `make test` runs): runs 0..N.
 //! - `CAMPAIGN_RECORD`: a JSON-lines file; each finished run is appended,
 //!   and runs already in it (for the same seed) are skipped, so a campaign
 //!   resumes where it stopped. The summary covers every run in the file.
 //!
-//! `make campaign SEED=… RUNS=100 RECORD=campaign.jsonl` runs the full one.
+//! `make campaign` runs the full one (100 runs, recorded beside the
+//! Makefile); see the README's "Faults" section.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -912,7 +920,7 @@ fn fault_campaign() {
         })
         .map(|r| {
             format!(
-                "run {}: {} — replay: CAMPAIGN_SEED={} CAMPAIGN_RUN={} make campaign",
+                "run {}: {} — replay: make campaign SEED={} RUN={}",
                 r["run"], r, s.seed, r["run"]
             )
         })
