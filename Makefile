@@ -57,7 +57,7 @@ bench: setup
 # where it stopped. Replay one run: make campaign SEED=… RUN=n
 SEED ?= 20261130
 RUNS ?= 100
-RECORD ?= campaign-$(SEED).jsonl
+RECORD ?= $(CURDIR)/campaign-$(SEED).jsonl
 campaign: setup
 	CAMPAIGN_SEED=$(SEED) CAMPAIGN_RUNS=$(RUNS) CAMPAIGN_RECORD=$(RECORD) $(if $(RUN),CAMPAIGN_RUN=$(RUN)) \
 		$(CARGO) test -p k3strading-provider --test it campaign::fault_campaign -- --exact --nocapture

@@ -14,17 +14,25 @@
 //! the kubeconfig's client key in Terraform's output, the provider's log or
 //! a non-sensitive part of the state).
 //!
+//! The timed faults act from outside the VMs as their failures would look
+//! from inside: SIGKILL for the provider, killed `sshd` session processes for
+//! dropped connections, and iptables rules in a VM's network namespace that
+//! reset connections to port 22 (sshd down) or to the K3s server's port 6443
+//! (join refused).
+//!
 //! Settings, from the environment:
 //! - `CAMPAIGN_SEED` (default 20261130): every draw follows from it and the
 //!   run number, so a run is replayed with the same seed and
-//!   `CAMPAIGN_RUN=<n>`. The timed faults fire at the same moments of the
-//!   apply, though what is in flight then can differ from the first time.
+//!   `CAMPAIGN_RUN=<n>` (`make campaign SEED=… RUN=n`). The timed faults
+//!   fire at the same moments of the apply, though what is in flight then
+//!   can differ from the first time.
 //! - `CAMPAIGN_RUNS` (default 2, the slice `make test` runs): runs 0..N.
 //! - `CAMPAIGN_RECORD`: a JSON-lines file; each finished run is appended,
 //!   and runs already in it (for the same seed) are skipped, so a campaign
 //!   resumes where it stopped. The summary covers every run in the file.
 //!
-//! `make campaign SEED=… RUNS=100 RECORD=campaign.jsonl` runs the full one.
+//! `make campaign` runs the full one (100 runs, recorded beside the
+//! Makefile); see the README's "Faults" section.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -40,8 +48,19 @@ use crate::common::*;
 use crate::facts::{Facts, facts_diff, strays, strays_of};
 use crate::vms::{Reach, cluster_attr, drop_ssh_sessions, kubectl_nodes, probe, reach};
 
+/// The VMs' namespace prefix and public pool; `CAMPAIGN_PREFIX` and
+/// `CAMPAIGN_POOL` set others, so two campaigns on one machine (which would
+/// otherwise remove each other's VMs as a crashed run's leftovers) keep apart.
 const PREFIX: &str = "pfc";
 const POOL: &str = "100.64.218.0/24";
+
+fn prefix() -> String {
+    std::env::var("CAMPAIGN_PREFIX").unwrap_or_else(|_| PREFIX.to_owned())
+}
+
+fn pool() -> String {
+    std::env::var("CAMPAIGN_POOL").unwrap_or_else(|_| POOL.to_owned())
+}
 const PROVIDER: &str = "terraform-provider-k3strading";
 /// Applies after the faulted one, without faults, before a run counts as
 /// not converged.
@@ -335,7 +354,7 @@ fn draw(seed: u64, run: u64) -> Draw {
 fn namespace_of(cloud: &Cloud, name: &str) -> Option<String> {
     let w = cloud.emu.world();
     let (id, _) = w.servers.iter().find(|(_, s)| s.server.name == name)?;
-    let ns = format!("{PREFIX}-vm{id}");
+    let ns = format!("{}-vm{id}", prefix());
     // The namespace appears when the VM boots, a moment after the server.
     Path::new("/run/netns").join(&ns).exists().then_some(ns)
 }
@@ -473,7 +492,7 @@ fn run_with_faults(
                     }
                     !pids.is_empty()
                 }
-                Fault::SshDrop { .. } => drop_ssh_sessions(PREFIX) > 0,
+                Fault::SshDrop { .. } => drop_ssh_sessions(&prefix()) > 0,
                 Fault::SshdDown { for_ms, .. } | Fault::JoinRefused { for_ms, .. } => {
                     // The server may not exist yet: the outage starts once it does.
                     let (name, rule) = outage_rule(f).unwrap();
@@ -557,6 +576,21 @@ fn until_success(
         faults = unfired;
     }
     tries
+}
+
+/// Terraform's error lines and the lines after each, of a failed run.
+fn errors_of(run: Option<&k3strading_e2e::Run>) -> String {
+    let all = run.map(k3strading_e2e::Run::all).unwrap_or_default();
+    let lines: Vec<&str> = all.lines().collect();
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains("Error:"))
+        .flat_map(|(i, _)| lines.iter().skip(i).take(6))
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 /// One run's findings.
@@ -679,8 +713,11 @@ fn one_run(tf: &Terraform, cloud: &Cloud, draw: &Draw, logs: &Path) -> Outcome {
     let plan = run_with_faults(cloud, &wd, &PLAN, &[], &log).0;
     outputs.push_str(&plan.all());
     if last != 0 {
-        o.problems
-            .push(format!("no successful apply in {} applies", o.applies));
+        o.problems.push(format!(
+            "no successful apply in {} applies; the last said: {}",
+            o.applies,
+            errors_of(applied.runs.last())
+        ));
     } else if plan.code != 0 {
         o.problems.push(format!(
             "the plan after converging is not empty: {}",
@@ -724,8 +761,11 @@ fn one_run(tf: &Terraform, cloud: &Cloud, draw: &Draw, logs: &Path) -> Outcome {
     }
     let last = if destroyed.succeeded() { 0 } else { 1 };
     if last != 0 {
-        o.problems
-            .push(format!("no successful destroy in {} destroys", o.destroys));
+        o.problems.push(format!(
+            "no successful destroy in {} destroys; the last said: {}",
+            o.destroys,
+            errors_of(destroyed.runs.last())
+        ));
     }
     let (orphans, duplicates) = strays(cloud, &Facts::destroyed(&cluster));
     o.orphans
@@ -913,7 +953,7 @@ fn fault_campaign() {
     };
     let tf = &terraforms()[0];
     let logs = tempfile::tempdir().unwrap();
-    let mut cloud = Cloud::start_vms_with(PREFIX, POOL, |o| {
+    let mut cloud = Cloud::start_vms_with(&prefix(), &pool(), |o| {
         o.latency = Latency::Realistic { scale: TIME_SCALE };
     });
     let mut results = if s.only.is_some() { Vec::new() } else { before };
@@ -952,7 +992,7 @@ fn fault_campaign() {
         if dirty {
             // Whatever is left would spoil the next run: start a new cloud.
             drop(cloud);
-            cloud = Cloud::start_vms_with(PREFIX, POOL, |o| {
+            cloud = Cloud::start_vms_with(&prefix(), &pool(), |o| {
                 o.latency = Latency::Realistic { scale: TIME_SCALE };
             });
         }
@@ -970,7 +1010,7 @@ fn fault_campaign() {
         })
         .map(|r| {
             format!(
-                "run {}: {} — replay: CAMPAIGN_SEED={} CAMPAIGN_RUN={} make campaign",
+                "run {}: {} — replay: make campaign SEED={} RUN={}",
                 r["run"], r, s.seed, r["run"]
             )
         })

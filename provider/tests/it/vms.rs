@@ -155,6 +155,13 @@ pub fn kubectl_nodes(config: &Path, cp: &str, dir: &Path, kubeconfig: &str) -> V
     list["items"].as_array().unwrap().clone()
 }
 
+/// The `known_hosts` output written to `dir`, for OpenSSH.
+fn known_hosts_file(dir: &Path, outputs: &Value) -> std::path::PathBuf {
+    let path = dir.join("known_hosts");
+    std::fs::write(&path, outputs["known_hosts"]["value"].as_str().unwrap()).unwrap();
+    path
+}
+
 /// How to reach a converged cluster from outside with OpenSSH: an
 /// `ssh_config` using the provider's key from state and the `known_hosts`
 /// output (nothing trusted on first use), the control plane's public
@@ -179,12 +186,7 @@ pub fn reach(wd: &k3strading_e2e::Workdir) -> Reach {
     let key = dir.join("id_provider");
     std::fs::write(&key, cluster_attr(&state, "ssh_private_key")).unwrap();
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let known_hosts = dir.join("known_hosts");
-    std::fs::write(
-        &known_hosts,
-        outputs["known_hosts"]["value"].as_str().unwrap(),
-    )
-    .unwrap();
+    let known_hosts = known_hosts_file(dir, &outputs);
     let config = dir.join("ssh_config");
     std::fs::write(
         &config,
@@ -378,12 +380,7 @@ fn reachable(tf: &Terraform, prefix: &str, pool: &str, login: Login) {
             leak.map(String::as_str).unwrap_or_default()
         );
     }
-    let known_hosts = dir.join("known_hosts");
-    std::fs::write(
-        &known_hosts,
-        outputs["known_hosts"]["value"].as_str().unwrap(),
-    )
-    .unwrap();
+    let known_hosts = known_hosts_file(dir, &outputs);
     let config = dir.join("ssh_config");
     let write_config = |path: &Path, hosts: &Path| {
         std::fs::write(

@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
 use hcloud::models::Id;
 use ipnet::Ipv4Net;
 use tokio::io::AsyncBufReadExt as _;
@@ -45,6 +46,8 @@ use net::{Names, NetSpec};
 
 /// How often the VMs are brought in line with the API state.
 const PERIOD: Duration = Duration::from_millis(200);
+/// VMs booting at the same time, at most.
+const BOOTS_AT_ONCE: usize = 8;
 
 /// `--vms` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -349,6 +352,10 @@ impl Vms {
             a.disks.remove(&id);
             a.failed.remove(&id);
         }
+        // VMs boot side by side, as Hetzner's servers do on their own hosts
+        // (one after the other, fifty VMs took seconds to come up here); at
+        // most BOOTS_AT_ONCE at a time, so two cores keep up.
+        let mut booting = Vec::new();
         for (id, w) in &want.servers {
             if !w.running {
                 a.failed.remove(id);
@@ -358,21 +365,34 @@ impl Vms {
                 continue;
             }
             if !a.vms.contains_key(id) {
-                match self.boot(&mut a, *id, w).await {
-                    Ok(vm) => {
-                        a.vms.insert(*id, vm);
-                    }
-                    Err(e) => {
-                        tracing::warn!(server = id, error = %e, "VM did not start");
-                        firewall::unhook(&fabric, *id).await;
-                        net::remove_vm(&self.names, *id).await;
-                        a.failed.insert(*id);
-                    }
-                }
+                let first = a.disks.insert(*id);
+                booting.push((*id, w, first));
                 continue;
             }
             if let Err(e) = self.update(&mut a, *id, w).await {
                 tracing::warn!(server = id, error = %e, "VM update failed");
+            }
+        }
+        let nets = &a.nets;
+        let boots: Vec<_> = booting
+            .into_iter()
+            .map(|(id, w, first)| self.boot(nets, id, w, first))
+            .collect();
+        let booted: Vec<(Id, Result<Vm, VmError>)> = futures_util::stream::iter(boots)
+            .buffer_unordered(BOOTS_AT_ONCE)
+            .collect()
+            .await;
+        for (id, result) in booted {
+            match result {
+                Ok(vm) => {
+                    a.vms.insert(id, vm);
+                }
+                Err(e) => {
+                    tracing::warn!(server = id, error = %e, "VM did not start");
+                    firewall::unhook(&fabric, id).await;
+                    net::remove_vm(&self.names, id).await;
+                    a.failed.insert(id);
+                }
             }
         }
         let stale: Vec<Id> = a
@@ -389,14 +409,31 @@ impl Vms {
         }
     }
 
-    async fn boot(&self, a: &mut Actual, id: Id, w: &desired::Want) -> Result<Vm, VmError> {
+    /// Boots VM `id` (`first`: from a fresh disk, running first-boot setup)
+    /// with its NICs on `nets`.
+    async fn boot(
+        &self,
+        nets: &BTreeMap<Id, NetSpec>,
+        id: Id,
+        w: &desired::Want,
+        first: bool,
+    ) -> (Id, Result<Vm, VmError>) {
+        (id, self.boot_now(nets, id, w, first).await)
+    }
+
+    async fn boot_now(
+        &self,
+        nets: &BTreeMap<Id, NetSpec>,
+        id: Id,
+        w: &desired::Want,
+        first: bool,
+    ) -> Result<Vm, VmError> {
         let disk = self.disk(id);
-        let hostname = if a.disks.contains(&id) {
-            sandbox::hostname(&disk)?
-        } else {
+        let hostname = if first {
             let _ = std::fs::remove_dir_all(&disk);
-            a.disks.insert(id);
             sandbox::first_boot(&disk, &w.boot, &self.around).await?
+        } else {
+            sandbox::hostname(&disk)?
         };
         // Links first: first-boot commands see the VM's addresses.
         net::add_vm(&self.names, id, w.public).await?;
@@ -407,7 +444,7 @@ impl Vms {
         if links.has_public {
             firewall::hook(&self.names.fabric(), id).await?;
         }
-        self.apply_links(a, id, w, &mut links).await?;
+        self.apply_links(nets, id, w, &mut links).await?;
         let child = sandbox::launch(&disk, &self.names.vm(id), &hostname)?;
         Ok(Vm { child, links })
     }
@@ -416,14 +453,14 @@ impl Vms {
         let Some(mut vm) = a.vms.remove(&id) else {
             return Ok(());
         };
-        let r = self.apply_links(a, id, w, &mut vm.links).await;
+        let r = self.apply_links(&a.nets, id, w, &mut vm.links).await;
         a.vms.insert(id, vm);
         r
     }
 
     async fn apply_links(
         &self,
-        a: &Actual,
+        nets: &BTreeMap<Id, NetSpec>,
         id: Id,
         w: &desired::Want,
         vm: &mut Links,
@@ -442,7 +479,7 @@ impl Vms {
             if vm.nics.contains_key(n) {
                 continue;
             }
-            let Some(spec) = a.nets.get(n) else { continue };
+            let Some(spec) = nets.get(n) else { continue };
             let nic = (7..)
                 .map(|k| format!("enp{k}s0"))
                 .find(|name| !vm.nics.values().any(|(_, used)| used == name))
