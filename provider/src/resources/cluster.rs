@@ -237,6 +237,13 @@ impl Resource<Client> for ClusterResource {
         {
             plan.planned.set("id", name.into());
         }
+        // A cluster whose control plane is gone (a destroy cut short after
+        // deleting it, or the server deleted by hand) is built again.
+        if !plan.is_create() && plan.prior.get_i64("control_plane_id").is_none() {
+            plan.planned.set("control_plane_id", Value::Unknown);
+            plan.requires_replace
+                .push(tfplug::AttrPath::attr("control_plane_id"));
+        }
         // The Primary IP maps follow the set of logical names.
         if !plan.is_create() && plan.planned.get("primary_ips") != plan.prior.get("primary_ips") {
             plan.planned.set("primary_ip_ids", Value::Unknown);
@@ -363,6 +370,21 @@ impl Resource<Client> for ClusterResource {
             .await
             .map_err(|e| Diagnostics::from(diag(&e, attr)))?
         else {
+            // The control plane is gone. What else the cluster made (network,
+            // firewall, key, placement groups) may not be: a destroy cut short
+            // after deleting the server leaves them. The resource stays, without
+            // a control plane, so the next destroy removes them and the next
+            // apply builds the cluster again; it is dropped only when nothing
+            // of it is left.
+            let left = inventory::Inventory::read(&hetzner(ctx), name)
+                .await
+                .map_err(|e| Diagnostics::from(diag(&e, attr)))?;
+            if !left.only_primary_ips() {
+                let mut v = state.clone();
+                v.set("control_plane_id", Value::Null);
+                v.set("control_plane_ipv4", Value::Null);
+                return Ok(Some(v));
+            }
             return Ok(None);
         };
         let mut v = state.clone();

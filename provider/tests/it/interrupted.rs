@@ -241,3 +241,34 @@ fn empty_state_apply_after_an_interrupted_run_adopts_what_was_left() {
         );
     }
 }
+
+/// A destroy cut short after the control plane was deleted (Hetzner
+/// refused the network's delete): the cluster stays in state without a
+/// control plane, so the next apply builds it again and the next destroy
+/// removes what was left; found by the fault campaign, where the refresh
+/// used to drop the cluster and leave its network and key behind.
+#[test]
+fn a_destroy_cut_short_after_the_control_plane_went_is_finished_later() {
+    let tf = &terraforms()[0];
+    let cloud = Cloud::start(|_| {});
+    let wd = workdir(tf, &cloud, None);
+    let cut_short = |what: &str| {
+        cloud.fault(serde_json::json!({
+            "method": "DELETE", "path": "/networks/{id}", "status": 423,
+            "code": "locked", "times": 1,
+        }));
+        let cut = wd.run(&DESTROY).unwrap();
+        assert_ne!(cut.code, 0, "{what}: the destroy was not cut short");
+        let left = cloud.inventory();
+        assert!(left.servers.is_empty(), "{what}: {left:?}");
+        assert_eq!(left.networks, 1, "{what}: {left:?}");
+    };
+    ok(wd.run(&APPLY), "apply");
+    cut_short("first destroy");
+    // The next apply replaces the cluster and converges.
+    converged(tf, &cloud, &wd, "apply after a cut-short destroy");
+    cut_short("second destroy");
+    // The next destroy removes the rest.
+    ok(wd.run(&DESTROY), "destroy after a cut-short destroy");
+    assert_destroyed(&cloud, "dev", "destroy after a cut-short destroy");
+}
