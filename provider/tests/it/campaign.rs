@@ -940,6 +940,38 @@ fn the_checks_find_orphans_duplicates_and_leaks() {
 }
 
 #[test]
+fn a_record_resumes_its_seed_and_sums_up_every_run_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("record.jsonl");
+    let run = |seed: u64, run: u64, converged: bool, orphans: &[&str]| {
+        json!({"seed": seed, "run": run, "kinds": ["api", "ssh drop"], "fired": ["x"],
+               "applies": 2, "converged": converged, "orphans": orphans,
+               "duplicates": [], "leaks": []})
+        .to_string()
+    };
+    let lines = [
+        run(5, 0, true, &[]),
+        run(6, 1, true, &[]),
+        "not json".to_owned(),
+        run(5, 2, false, &["network n (after destroy)"]),
+    ];
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let mine = recorded(Some(&path), 5);
+    let runs: Vec<u64> = mine.iter().filter_map(|r| r["run"].as_u64()).collect();
+    assert_eq!(
+        runs,
+        [0, 2],
+        "only seed 5's runs, so runs 0 and 2 are skipped"
+    );
+    assert!(recorded(None, 5).is_empty());
+    assert_eq!(
+        summary(5, &mine),
+        "fault campaign, seed 5: 2 runs, 4 faults drawn (api 2, ssh drop 2), 2 fired; \
+         applies per run at most 2; orphans 1, duplicates 0, non-converged 1, leaked secrets 0"
+    );
+}
+
+#[test]
 fn fault_campaign() {
     if vms_skipped() {
         return;
