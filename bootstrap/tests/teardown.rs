@@ -51,7 +51,7 @@ async fn build(api: &Client, name: &str) {
     converge::cluster(
         &hz,
         &spec,
-        Some(&catalog),
+        &catalog,
         login.public_openssh(),
         &host,
         None,

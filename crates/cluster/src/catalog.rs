@@ -5,25 +5,6 @@ use hcloud::models::{Image, Location, ServerType};
 
 use crate::{Error, Field};
 
-/// The network zone of each of Hetzner's locations. A location's zone never
-/// changes, so an apply (whose plan already checked the spec against the
-/// catalog) needs no catalog request for it; a location missing here is
-/// looked up in the catalog instead.
-const ZONES: [(&str, &str); 6] = [
-    ("fsn1", "eu-central"),
-    ("nbg1", "eu-central"),
-    ("hel1", "eu-central"),
-    ("ash", "us-east"),
-    ("hil", "us-west"),
-    ("sin", "ap-southeast"),
-];
-
-/// The network zone of `location`, when it is one of the locations known
-/// without asking.
-pub fn known_zone(location: &str) -> Option<&'static str> {
-    ZONES.iter().find(|(l, _)| *l == location).map(|(_, z)| *z)
-}
-
 /// The parts of the catalog specs are checked against.
 #[derive(Debug, Clone)]
 pub struct Catalog {

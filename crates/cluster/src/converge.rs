@@ -48,41 +48,32 @@ impl ClusterBuilt {
 /// Builds or adopts the cluster: Primary IPs, SSH key (`public_key`, the
 /// half of a key pair the caller holds), network with its egress route,
 /// firewall, the control plane's placement group, and the control plane
-/// with `host_key` as its SSH host key. With a `catalog` the spec is checked
-/// against it first; without one (a caller that checked it when planning) the
-/// network zone comes from [`crate::catalog::known_zone`]. With a `k3s_token`, the control plane installs the K3s
+/// with `host_key` as its SSH host key. With a `k3s_token`, the control plane installs the K3s
 /// server at first boot with that join secret (see [`crate::k3s_node`]); this does not wait
 /// for it.
 #[allow(clippy::too_many_arguments)]
 pub async fn cluster(
     hz: &Hetzner<'_>,
     spec: &ClusterSpec,
-    catalog: Option<&Catalog>,
+    catalog: &Catalog,
     public_key: &str,
     host_key: &KeyPair,
     k3s_token: Option<&k3s::Secret>,
     deadline: Duration,
     out: &mut ClusterBuilt,
 ) -> Result<(), Error> {
-    if let Some(problem) = catalog.and_then(|c| {
-        c.check(&spec.location, &spec.control_plane_type, &spec.image)
-            .into_iter()
-            .next()
-    }) {
+    if let Some(problem) = catalog
+        .check(&spec.location, &spec.control_plane_type, &spec.image)
+        .into_iter()
+        .next()
+    {
         return Err(problem);
     }
     let fingerprint = ssh_key::fingerprint(public_key)?;
     let host_fingerprint = ssh_key::fingerprint(host_key.public_openssh())?;
     let zone = catalog
-        .and_then(|c| c.zone(&spec.location))
-        .or_else(|| crate::catalog::known_zone(&spec.location))
-        .ok_or_else(|| {
-            Error::refused(
-                Field::Location,
-                format!("Unknown location {:?}", spec.location),
-                "its network zone is not known; pass the catalog to check it",
-            )
-        })?
+        .zone(&spec.location)
+        .unwrap_or("eu-central")
         .to_owned();
     let labels = spec.object_labels();
     let mut phases = k3s_node::Phases::default();

@@ -19,7 +19,7 @@
 //! let host = secrets::key_pair(&names::control_plane(&spec.name))?;
 //! let mut built = converge::ClusterBuilt::default();
 //! let deadline = std::time::Duration::from_secs(1200);
-//! converge::cluster(&hz, spec, Some(&catalog), login.public_openssh(), &host, None, deadline, &mut built).await?;
+//! converge::cluster(&hz, spec, &catalog, login.public_openssh(), &host, None, deadline, &mut built).await?;
 //! # Ok(()) }
 //! ```
 

@@ -315,12 +315,7 @@ impl Resource<Client> for ClusterResource {
             }
         };
         let host = secrets::key_pair(&names::control_plane(&spec.name)).map_err(fail)?;
-        // The plan checked the spec against the catalog; the zone of a known
-        // location needs no request.
-        let catalog = match k3strading_cluster::catalog::known_zone(&spec.location) {
-            Some(_) => None,
-            None => Some(ctx.client.cloud.catalog().await?),
-        };
+        let catalog = ctx.client.cloud.catalog().await?;
         let mut state = planned.clone();
         state.set("k3s_token", token.clone().into());
         state.set("ssh_private_key", private_key);

@@ -120,7 +120,7 @@ async fn build_cluster(c: &Cloud, spec: &ClusterSpec, key: &Keys) -> ClusterBuil
     converge::cluster(
         &hz,
         spec,
-        Some(&catalog),
+        &catalog,
         key.login.public_openssh(),
         &key.host,
         None,
